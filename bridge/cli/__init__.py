@@ -1,0 +1,57 @@
+"""The ``bridge`` command line: one plain sentence and a non-zero exit on any error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bridge import __version__
+from bridge.crypto import SecretError, new_secret_key
+from bridge.logs import configure_logging
+from bridge.settings import SettingsError, get_settings
+from bridge.stores import StoreError
+
+OPERATOR_ERRORS = (SettingsError, StoreError, SecretError)
+
+
+class BridgeGroup(click.Group):
+    """Turns the errors an operator can fix into one sentence instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OPERATOR_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=BridgeGroup)
+@click.version_option(__version__, prog_name="orderdesk-bridge")
+def main() -> None:
+    """orderdesk-bridge: Order Desk stores into the warehouse, shipments back."""
+    configure_logging(get_settings())
+
+
+@main.command("secret-key")
+def secret_key() -> None:
+    """Print a new random BRIDGE_SECRET_KEY."""
+    click.echo(new_secret_key())
+
+
+@click.group("sim")
+def sim() -> None:
+    """Run a simulator of Order Desk or of a warehouse on this machine."""
+
+
+def _register() -> None:
+    from bridge.cli import backends, db, sim_orderdesk, sim_warehouse, stores
+
+    main.add_command(db.group)
+    main.add_command(stores.group)
+    main.add_command(backends.group)
+    sim.add_command(sim_orderdesk.command)
+    sim.add_command(sim_warehouse.command)
+    main.add_command(sim)
+
+
+_register()

@@ -1,0 +1,122 @@
+"""``bridge stores``: the store registry. Keys go in, never come out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from bridge.db import session_scope
+from bridge.stores import StoreError, StoreRegistry
+
+
+def _json_object(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON ({exc.msg})") from None
+    if not isinstance(parsed, dict):
+        raise click.BadParameter("must be a JSON object")
+    return parsed
+
+
+def _settings_options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--in-process-folder", help="Order Desk folder for accepted orders."),
+            click.option("--error-folder", help="Order Desk folder for parked orders."),
+            click.option("--cancel-folder", help="A post from this folder means: cancel."),
+            click.option("--poll-interval", "poll_interval_seconds", type=int, help="Seconds."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@click.group("stores")
+def group() -> None:
+    """Register and manage merchants' Order Desk stores."""
+
+
+@group.command()
+@click.option("--store-id", required=True, help="Order Desk store id (Settings > API).")
+@click.option("--name", required=True)
+@click.option("--api-key", required=True, help="Order Desk API key; stored encrypted.")
+@click.option("--backend", required=True, help="Warehouse backend (see `bridge backends list`).")
+@click.option("--backend-config", default="{}", callback=_json_object, help="JSON object.")
+@_settings_options
+def add(
+    store_id: str,
+    name: str,
+    api_key: str,
+    backend: str,
+    backend_config: dict[str, Any],
+    **options: Any,
+) -> None:
+    """Register a store."""
+    with session_scope() as session:
+        StoreRegistry(session).add(
+            orderdesk_store_id=store_id,
+            name=name,
+            api_key=api_key,
+            backend=backend,
+            backend_config=backend_config,
+            **options,
+        )
+    click.echo(f"store {store_id} added")
+
+
+@group.command("list")
+def list_() -> None:
+    """List stores (keys masked)."""
+    with session_scope() as session:
+        registry = StoreRegistry(session)
+        rows = [registry.describe(store) for store in registry.list()]
+    if not rows:
+        click.echo("no stores registered")
+        return
+    click.echo(f"{'STORE ID':<12} {'NAME':<24} {'BACKEND':<12} {'ACTIVE':<7} API KEY")
+    for row in rows:
+        click.echo(
+            f"{row['store_id']:<12} {row['name'][:24]:<24} {row['backend']:<12} "
+            f"{'yes' if row['active'] else 'no':<7} {row['api_key']}"
+        )
+
+
+@group.command()
+@click.argument("store_id")
+def show(store_id: str) -> None:
+    """Show one store's settings (secrets masked)."""
+    with session_scope() as session:
+        registry = StoreRegistry(session)
+        view = registry.describe(registry.get(store_id))
+    click.echo(json.dumps(view, indent=2))
+
+
+@group.command()
+@click.argument("store_id")
+@click.option("--name")
+@click.option("--api-key", help="Replace the Order Desk API key.")
+@click.option("--backend")
+@click.option("--backend-config", callback=_json_object, help="JSON object merged into the config.")
+@click.option("--enable", "active", flag_value=True, default=None, help="Re-enable the store.")
+@_settings_options
+def update(store_id: str, **changes: Any) -> None:
+    """Change a store's settings."""
+    if all(value is None for value in changes.values()):
+        raise StoreError("nothing to update: give at least one option")
+    with session_scope() as session:
+        StoreRegistry(session).update(store_id, **changes)
+    click.echo(f"store {store_id} updated")
+
+
+@group.command()
+@click.argument("store_id")
+def disable(store_id: str) -> None:
+    """Stop accepting and processing orders for a store (its history is kept)."""
+    with session_scope() as session:
+        StoreRegistry(session).disable(store_id)
+    click.echo(f"store {store_id} disabled")

@@ -1,0 +1,223 @@
+"""SQLAlchemy models: PostgreSQL is the record of truth, Celery only delivers work.
+
+Each table has one job: ``stores`` (the registry), ``orders`` (one row per Order Desk order and
+its pipeline state), ``shipments`` (one row per warehouse package), ``order_events`` (append-only
+history), ``webhook_receipts`` (every intake request), ``backend_cursors`` (where each store's
+warehouse poll resumes) and ``leases`` (named locks so periodic work runs once at a time).
+The same models run on SQLite for ``bridge dev``; JSON becomes JSONB on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bridge.states import OrderState
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY, so BigInteger ids are plain INTEGER there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite returns naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given; use datetime.now(UTC)")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Store(TimestampMixin, Base):
+    __tablename__ = "stores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    orderdesk_store_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    api_key_encrypted: Mapped[str] = mapped_column(Text)
+    backend: Mapped[str] = mapped_column(String(64))
+    # Non-secret backend settings in clear; the secret fields as one encrypted JSON document.
+    backend_config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    backend_secrets_encrypted: Mapped[str | None] = mapped_column(Text)
+    in_process_folder: Mapped[str] = mapped_column(String(100), default="In Process")
+    error_folder: Mapped[str | None] = mapped_column(String(100))
+    cancel_folder: Mapped[str] = mapped_column(String(100), default="Canceled")
+    # Folder name -> id as Order Desk reported it (GET /store); refreshed on a miss.
+    orderdesk_folders: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    poll_interval_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    orders: Mapped[list[Order]] = relationship(back_populates="store")
+
+
+class Order(TimestampMixin, Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("store_id", "orderdesk_order_id", name="uq_orders_store_od_order"),
+        Index("ix_orders_state_next_attempt", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    orderdesk_order_id: Mapped[str] = mapped_column(String(32))
+    order_number: Mapped[str] = mapped_column(String(64), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    orderdesk_updated_at: Mapped[str] = mapped_column(String(32), default="")
+    state: Mapped[str] = mapped_column(String(32), default=OrderState.RECEIVED.value)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the sweeper last re-sent this order's message; keeps it from re-sending every pass.
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    warehouse_ref: Mapped[str | None] = mapped_column(String(128))
+    warehouse_status: Mapped[str | None] = mapped_column(String(32))
+    changed_after_submission: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    in_process_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    store: Mapped[Store] = relationship(back_populates="orders")
+    shipments: Mapped[list[Shipment]] = relationship(back_populates="order")
+    events: Mapped[list[OrderEvent]] = relationship(
+        back_populates="order", order_by="OrderEvent.id"
+    )
+
+
+class Shipment(TimestampMixin, Base):
+    """One warehouse package: Order Desk gets one shipment per package, exactly once."""
+
+    __tablename__ = "shipments"
+    __table_args__ = (
+        UniqueConstraint("order_id", "package_id", name="uq_shipments_order_package"),
+        Index("ix_shipments_unposted", "posted_at", "voided"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    package_id: Mapped[str] = mapped_column(String(128))
+    remote_shipment_id: Mapped[str] = mapped_column(String(128))
+    tracking_number: Mapped[str] = mapped_column(String(128), default="")
+    carrier: Mapped[str] = mapped_column(String(64), default="")
+    service: Mapped[str] = mapped_column(String(128), default="")
+    tracking_url: Mapped[str] = mapped_column(Text, default="")
+    weight_oz: Mapped[float | None] = mapped_column(Float)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    orderdesk_shipment_id: Mapped[str | None] = mapped_column(String(64))
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    order: Mapped[Order] = relationship(back_populates="shipments")
+
+
+class OrderEvent(Base):
+    """Append-only history: every transition and every notable step, with why."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    order: Mapped[Order] = relationship(back_populates="events")
+
+
+class WebhookReceipt(Base):
+    """Every intake request, accepted or not: when, which store, outcome, reason, body hash."""
+
+    __tablename__ = "webhook_receipts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
+    claimed_store_id: Mapped[str] = mapped_column(String(64), default="")
+    orderdesk_order_id: Mapped[str] = mapped_column(String(64), default="")
+    outcome: Mapped[str] = mapped_column(String(32))
+    http_status: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    body_sha256: Mapped[str] = mapped_column(String(64), default="")
+    body_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+
+
+class BackendCursor(Base):
+    """Where a store's warehouse poll resumes, and when it is due next."""
+
+    __tablename__ = "backend_cursors"
+    __table_args__ = (UniqueConstraint("store_id", "backend", name="uq_backend_cursors_store"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    backend: Mapped[str] = mapped_column(String(64))
+    cursor: Mapped[str | None] = mapped_column(Text)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Lease(Base):
+    """A named lock with an expiry: one beat, one sweeper, one poller per store at a time."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

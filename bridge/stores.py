@@ -1,0 +1,173 @@
+"""The store registry: one row per merchant's Order Desk store, secrets encrypted at rest.
+
+The Order Desk API key and every secret field of the warehouse backend's config (the fields the
+backend's pydantic model types as ``SecretStr``) are encrypted with ``BRIDGE_SECRET_KEY`` before
+they touch the database. Nothing here returns a secret except the two explicit accessors the
+pipeline needs (``api_key`` and ``backend_config``); views for people go through ``describe``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.backends.errors import ConfigError, UnknownBackend
+from bridge.backends.registry import backend_class, validate_config
+from bridge.crypto import SecretBox, get_secret_box, mask
+from bridge.models import Store
+
+EDITABLE = (
+    "name",
+    "in_process_folder",
+    "error_folder",
+    "cancel_folder",
+    "poll_interval_seconds",
+    "active",
+)
+
+
+class StoreError(ValueError):
+    """A store operation that cannot be done; the message is meant for the operator."""
+
+
+def _secret_fields(backend: str) -> set[str]:
+    return set(backend_class(backend).config_model.secret_fields())
+
+
+@dataclass
+class StoreRegistry:
+    session: Session
+    box: SecretBox | None = None
+
+    def _box(self) -> SecretBox:
+        return self.box or get_secret_box()
+
+    def find(self, orderdesk_store_id: str) -> Store | None:
+        return self.session.scalar(
+            select(Store).where(Store.orderdesk_store_id == str(orderdesk_store_id))
+        )
+
+    def get(self, orderdesk_store_id: str) -> Store:
+        store = self.find(orderdesk_store_id)
+        if store is None:
+            raise StoreError(f"no store with Order Desk store id {orderdesk_store_id}")
+        return store
+
+    def list(self, *, include_inactive: bool = True) -> list[Store]:
+        query = select(Store).order_by(Store.orderdesk_store_id)
+        if not include_inactive:
+            query = query.where(Store.active.is_(True))
+        return list(self.session.scalars(query))
+
+    def add(
+        self,
+        *,
+        orderdesk_store_id: str,
+        name: str,
+        api_key: str,
+        backend: str,
+        backend_config: dict[str, Any],
+        **options: Any,
+    ) -> Store:
+        if not str(orderdesk_store_id).strip().isdigit():
+            raise StoreError("the Order Desk store id is a number, e.g. 123456")
+        if not api_key.strip():
+            raise StoreError("the Order Desk API key is empty")
+        if self.find(orderdesk_store_id) is not None:
+            raise StoreError(f"store {orderdesk_store_id} is already registered")
+        store = Store(
+            orderdesk_store_id=str(orderdesk_store_id).strip(),
+            name=name,
+            api_key_encrypted=self._box().encrypt(api_key.strip()),
+            backend=backend,
+        )
+        self._set_backend_config(store, backend, backend_config)
+        self._apply(store, options)
+        self.session.add(store)
+        self.session.flush()
+        return store
+
+    def update(
+        self,
+        orderdesk_store_id: str,
+        *,
+        api_key: str | None = None,
+        backend: str | None = None,
+        backend_config: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Store:
+        store = self.get(orderdesk_store_id)
+        if api_key is not None:
+            if not api_key.strip():
+                raise StoreError("the Order Desk API key is empty")
+            store.api_key_encrypted = self._box().encrypt(api_key.strip())
+        if backend is not None or backend_config is not None:
+            merged = self.backend_config(store) if backend in (None, store.backend) else {}
+            merged.update(backend_config or {})
+            self._set_backend_config(store, backend or store.backend, merged)
+        self._apply(store, options)
+        self.session.flush()
+        return store
+
+    def disable(self, orderdesk_store_id: str) -> Store:
+        return self.update(orderdesk_store_id, active=False)
+
+    def api_key(self, store: Store) -> str:
+        return self._box().decrypt(store.api_key_encrypted)
+
+    def backend_config(self, store: Store) -> dict[str, Any]:
+        """The full backend config with secrets decrypted, for building the backend."""
+        config = dict(store.backend_config or {})
+        if store.backend_secrets_encrypted:
+            config.update(json.loads(self._box().decrypt(store.backend_secrets_encrypted)))
+        return config
+
+    def describe(self, store: Store) -> dict[str, Any]:
+        """What a person may see: every setting, with secrets masked."""
+        config: dict[str, Any] = dict(store.backend_config or {})
+        if store.backend_secrets_encrypted:
+            secrets = json.loads(self._box().decrypt(store.backend_secrets_encrypted))
+            config.update({key: mask(str(value)) for key, value in secrets.items()})
+        return {
+            "store_id": store.orderdesk_store_id,
+            "name": store.name,
+            "active": store.active,
+            "api_key": mask(self.api_key(store)),
+            "backend": store.backend,
+            "backend_config": config,
+            "in_process_folder": store.in_process_folder,
+            "error_folder": store.error_folder,
+            "cancel_folder": store.cancel_folder,
+            "poll_interval_seconds": store.poll_interval_seconds,
+        }
+
+    def _set_backend_config(self, store: Store, backend: str, config: dict[str, Any]) -> None:
+        try:
+            secret_names = _secret_fields(backend)
+            validate_config(backend_class(backend), config)
+        except (UnknownBackend, ConfigError) as exc:
+            raise StoreError(str(exc)) from None
+        secrets = {k: v for k, v in config.items() if k in secret_names and v is not None}
+        store.backend = backend
+        store.backend_config = {k: v for k, v in config.items() if k not in secret_names}
+        store.backend_secrets_encrypted = (
+            self._box().encrypt(json.dumps(secrets, sort_keys=True)) if secrets else None
+        )
+
+    @staticmethod
+    def _apply(store: Store, options: dict[str, Any]) -> None:
+        unknown = set(options) - set(EDITABLE)
+        if unknown:
+            raise StoreError(f"unknown store setting(s): {', '.join(sorted(unknown))}")
+        if (
+            options.get("poll_interval_seconds") is not None
+            and options["poll_interval_seconds"] < 10
+        ):
+            raise StoreError("the poll interval must be at least 10 seconds")
+        for key, value in options.items():
+            if value is not None:
+                setattr(store, key, value)
