@@ -1,0 +1,63 @@
+"""Warehouse status words mapped to the bridge's vocabulary (warehouses.md §2.3).
+
+The raw shipped-ish words are only a hint: ``settle_status`` lets unit coverage decide between
+``shipped`` and ``partially_shipped`` whenever the order's lines and shipments are known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bridge.backends.coverage import coverage_status
+from bridge.backends.models import Line, NormalizedStatus, RemoteShipment
+
+S = NormalizedStatus
+
+SHIPSTATION_STATUSES: Mapping[str, NormalizedStatus] = {
+    "awaiting_payment": S.HELD,
+    "awaiting_shipment": S.ACCEPTED,
+    "pending_fulfillment": S.PROCESSING,
+    "on_hold": S.HELD,
+    "shipped": S.SHIPPED,
+    "cancelled": S.CANCELLED,
+    "rejected_fulfillment": S.REJECTED,
+}
+
+SIMULATED_STATUSES: Mapping[str, NormalizedStatus] = {
+    "received": S.ACCEPTED,
+    "picking": S.PROCESSING,
+    "packed": S.PROCESSING,
+    "partially_shipped": S.PARTIALLY_SHIPPED,
+    "shipped": S.SHIPPED,
+    "cancelled": S.CANCELLED,
+    "held": S.HELD,
+    "rejected": S.REJECTED,
+}
+
+# Statuses that end the order's life on the warehouse side whatever the shipments say.
+_FINAL = {S.CANCELLED, S.REJECTED, S.DELIVERED}
+
+
+def normalize(table: Mapping[str, NormalizedStatus], raw: str) -> NormalizedStatus:
+    return table.get((raw or "").strip().lower(), S.UNKNOWN)
+
+
+def settle_status(
+    status: NormalizedStatus,
+    lines: Sequence[Line] | None,
+    shipments: Sequence[RemoteShipment],
+) -> NormalizedStatus:
+    """Refine a mapped status with unit coverage when the ordered lines are known.
+
+    A partially shipped order that the warehouse still calls open becomes ``partially_shipped``;
+    one it calls shipped with units missing stays ``partially_shipped`` too.
+    """
+    if status in _FINAL or lines is None:
+        return status
+    covered = coverage_status(lines, shipments)
+    if covered is not None:
+        return covered
+    if status in (S.SHIPPED, S.PARTIALLY_SHIPPED):
+        # Every label was voided (or none matched): the order is back on the floor.
+        return S.PROCESSING if any(s.voided for s in shipments) else status
+    return status
