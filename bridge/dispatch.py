@@ -1,0 +1,39 @@
+"""Hand work to Celery without ever letting a broker outage fail the caller.
+
+The database row is already committed when we get here, so a message that cannot be sent is
+not lost work: the sweeper finds the row and sends it later. Publishing is therefore one quick
+try (no retry loop that would hold up a webhook response), and failure is logged, not raised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from kombu.exceptions import OperationalError
+
+from bridge import queues
+
+log = structlog.get_logger(__name__)
+
+
+def send(task_name: str, *args: Any, countdown: float | None = None) -> bool:
+    """Publish ``task_name(*args)``; True when the broker took it."""
+    from workers.celery_app import app
+
+    try:
+        app.send_task(
+            task_name,
+            args=list(args),
+            queue=queues.ROUTES.get(task_name),
+            countdown=countdown,
+            retry=False,
+        )
+    except (OperationalError, OSError) as exc:
+        log.warning("enqueue_failed", task=task_name, args=list(args), error=str(exc))
+        return False
+    return True
+
+
+def submit_order(order_id: int) -> bool:
+    return send(queues.SUBMIT_ORDER, order_id)

@@ -1,0 +1,93 @@
+"""Cancellation: a request to the warehouse that may succeed, or come too late.
+
+Order Desk signals a cancellation by posting the order from the store's cancel folder (intake
+moves the order to ``cancel_requested``). If the order never reached the warehouse, cancelling is
+ours alone; if a submission is in flight, we wait for its lease; otherwise the backend decides.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from bridge import dispatch, queues
+from bridge.backends import errors as backend_errors
+from bridge.backends.models import RemoteRef
+from bridge.db import session_scope
+from bridge.history import record, transition
+from bridge.metrics import ORDER_TRANSITIONS
+from bridge.models import Order, utcnow
+from bridge.pipeline.context import StoreContext
+from bridge.retry import backoff_seconds
+from bridge.states import OrderState
+
+log = structlog.get_logger(__name__)
+
+
+def _finish(order_id: int, message: str, *, note: str | None) -> None:
+    with session_scope() as session:
+        order = session.get(Order, order_id, with_for_update=True)
+        if order.state == OrderState.CANCEL_REQUESTED.value:
+            transition(session, order, OrderState.CANCELLED, message)
+            ORDER_TRANSITIONS.labels(OrderState.CANCELLED.value).inc()
+    if note:
+        dispatch.send(queues.ADD_HISTORY_NOTE, order_id, note)
+
+
+def cancel_order(order_id: int) -> str:
+    """Carry out a cancellation request; return what happened in one word."""
+    with session_scope() as session:
+        order = session.get(Order, order_id)
+        if order is None or order.state != OrderState.CANCEL_REQUESTED.value:
+            return "nothing-to-do"
+        key, ref, attempts, store_id = (
+            order.idempotency_key,
+            order.warehouse_ref,
+            order.attempts,
+            order.store_id,
+        )
+        in_flight = order.next_attempt_at is not None and order.next_attempt_at > utcnow()
+        wait = (order.next_attempt_at - utcnow()).total_seconds() if in_flight else 0
+    if ref is None and attempts == 0:
+        _finish(order_id, "cancelled before it was sent to the warehouse", note=None)
+        return "cancelled"
+    if ref is None and in_flight:
+        dispatch.send(queues.CANCEL_ORDER, order_id, countdown=max(wait, 1.0))
+        return "waiting"
+    context = StoreContext.load(store_id)
+    try:
+        with context.backend() as backend:
+            if ref is None:
+                found = backend.find_by_key(key)
+                if found is None:
+                    _finish(order_id, "cancelled; the warehouse never received it", note=None)
+                    return "cancelled"
+                ref = found.ref.remote_id
+            result = backend.cancel(RemoteRef(remote_id=ref, key=key))
+    except backend_errors.BackendError as exc:
+        retry_after = exc.retry_after if isinstance(exc, backend_errors.RateLimited) else None
+        delay = backoff_seconds(1, retry_after=retry_after)
+        with session_scope() as session:
+            order = session.get(Order, order_id)
+            order.last_error = f"cancel failed: {exc}"
+            record(session, order, "error", f"cancel failed, next try in {delay:.0f}s: {exc}")
+        dispatch.send(queues.CANCEL_ORDER, order_id, countdown=delay)
+        return "retry"
+    if result.state == "cancelled":
+        _finish(order_id, "cancelled at the warehouse", note="cancelled")
+        return "cancelled"
+    if result.state == "requested":
+        with session_scope() as session:
+            order = session.get(Order, order_id)
+            record(session, order, "cancel", "the warehouse is considering the cancellation")
+        return "requested"
+    with session_scope() as session:
+        order = session.get(Order, order_id)
+        order.warehouse_ref = ref
+        record(
+            session,
+            order,
+            "cancel",
+            f"the warehouse could not cancel ({result.state}): {result.detail}",
+        )
+    dispatch.send(queues.ADD_HISTORY_NOTE, order_id, "cancel_too_late", result.detail)
+    return result.state

@@ -1,0 +1,122 @@
+"""Everything a step needs to talk to one store's Order Desk and warehouse.
+
+Loaded from the ``stores`` row inside a short transaction, then used outside it, so a slow API
+call never pins a database connection. Secrets stay in this object and out of its ``repr``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bridge.backends.base import Capabilities, WarehouseBackend
+from bridge.backends.registry import backend_class, create_backend
+from bridge.db import session_scope
+from bridge.models import Store
+from bridge.orderdesk.client import OrderDeskClient
+from bridge.orderdesk.errors import FolderNotFound
+from bridge.ratelimit import RateLimiter, orderdesk_limiter, shared_bucket
+from bridge.stores import StoreRegistry
+
+
+@dataclass(frozen=True)
+class StoreContext:
+    id: int
+    orderdesk_store_id: str
+    name: str
+    backend_name: str
+    in_process_folder: str
+    error_folder: str | None
+    cancel_folder: str
+    poll_interval_seconds: int
+    active: bool
+    folders: dict[str, str]
+    _api_key: str = field(repr=False)
+    _backend_config: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_row(cls, session: Session, store: Store) -> StoreContext:
+        registry = StoreRegistry(session)
+        return cls(
+            id=store.id,
+            orderdesk_store_id=store.orderdesk_store_id,
+            name=store.name,
+            backend_name=store.backend,
+            in_process_folder=store.in_process_folder,
+            error_folder=store.error_folder,
+            cancel_folder=store.cancel_folder,
+            poll_interval_seconds=store.poll_interval_seconds,
+            active=store.active,
+            folders=dict(store.orderdesk_folders or {}),
+            _api_key=registry.api_key(store),
+            _backend_config=registry.backend_config(store),
+        )
+
+    @classmethod
+    def load(cls, store_id: int) -> StoreContext:
+        with session_scope() as session:
+            store = session.get(Store, store_id)
+            if store is None:
+                raise LookupError(f"store row {store_id} does not exist")
+            return cls.from_row(session, store)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return backend_class(self.backend_name).capabilities()
+
+    def orderdesk(self) -> OrderDeskClient:
+        return OrderDeskClient(
+            self.orderdesk_store_id,
+            self._api_key,
+            limiter=orderdesk_limiter(self.orderdesk_store_id),
+        )
+
+    def backend(self) -> WarehouseBackend:
+        return create_backend(
+            self.backend_name, self._backend_config, limiter=self._warehouse_limiter()
+        )
+
+    def _warehouse_limiter(self) -> RateLimiter | None:
+        """One bucket per warehouse credential, shared by every worker and store that uses it.
+
+        ShipStation counts 40 requests a minute per key+secret, whichever tool sends them, so two
+        stores configured with the same credentials must share one bucket.
+        """
+        spec = self.capabilities.rate_limit
+        if spec is None:
+            return None
+        per_minute = self._backend_config.get("rate_limit_per_minute")
+        capacity = float(per_minute) if per_minute else float(spec.requests)
+        per_seconds = 60.0 if per_minute else spec.per_seconds
+        secret_names = backend_class(self.backend_name).config_model.secret_fields()
+        identity = {name: self._backend_config.get(name) for name in secret_names}
+        identity["base_url"] = self._backend_config.get("base_url")
+        credential = hashlib.sha256(
+            json.dumps(identity, sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
+        return shared_bucket(
+            f"warehouse:{self.backend_name}:{credential}", capacity, capacity / per_seconds
+        )
+
+    def folder_id(self, client: OrderDeskClient, name: str) -> int:
+        """The folder's id, from the store row's cache or (on a miss) from Order Desk.
+
+        Intake reads the same cache to recognise posts from the cancel folder, so a refresh is
+        written back to the row.
+        """
+        if name in self.folders:
+            return int(self.folders[name])
+        folders = {folder: str(fid) for folder, fid in client.get_store().folders.items()}
+        with session_scope() as session:
+            store = session.get(Store, self.id)
+            if store is not None:
+                store.orderdesk_folders = folders
+        self.folders.clear()
+        self.folders.update(folders)
+        if name not in folders:
+            raise FolderNotFound(name, sorted(folders), store_id=self.orderdesk_store_id)
+        return int(folders[name])

@@ -1,0 +1,336 @@
+"""Tell Order Desk what happened: folder moves, shipments, history notes.
+
+Per store, work is gathered and sent in as few calls as Order Desk allows (``move-orders`` and
+``batch-shipments`` take up to 100 items), because every call spends a token of the store's
+20-request bucket. A lease per store and step keeps two workers from pushing the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import structlog
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from bridge import dispatch, leases, queues
+from bridge.backends.coverage import coverage_status
+from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
+from bridge.backends.models import NormalizedStatus, RemoteShipment, ShippedLine
+from bridge.db import session_scope
+from bridge.history import record, transition
+from bridge.metrics import ORDER_TRANSITIONS, SHIPMENTS_POSTED
+from bridge.models import Order, OrderEvent, Shipment, utcnow
+from bridge.orderdesk.client import OrderDeskClient
+from bridge.orderdesk.errors import AmbiguousOutcome
+from bridge.orderdesk.payload import Order as OrderDeskOrder
+from bridge.orderdesk.records import MoveResult, ShipmentIn, ShipmentItem, ShipmentResult
+from bridge.pipeline.context import StoreContext
+from bridge.pipeline.labels import carrier_code, shipment_method
+from bridge.settings import get_settings
+from bridge.states import OrderState, can_move
+
+log = structlog.get_logger(__name__)
+
+MAX_ROUNDS = 10
+BATCH_ROWS = 500
+# Orders whose shipments may be posted: moved to "In Process" first, so the merchant's folder
+# rules see the orders in the order Order Desk expects.
+POSTABLE_STATES = (
+    OrderState.IN_PROCESS.value,
+    OrderState.PARTIALLY_SHIPPED.value,
+    OrderState.CANCEL_REQUESTED.value,
+)
+
+
+def move_in_process(store_id: int) -> int:
+    """Move every submitted order of the store to its "In Process" folder; return how many."""
+    moved = 0
+    with leases.held(f"move-in-process:{store_id}", ttl=300) as mine:
+        if not mine:
+            return 0
+        context = StoreContext.load(store_id)
+        with context.orderdesk() as client:
+            for _ in range(MAX_ROUNDS):
+                with session_scope() as session:
+                    rows = session.execute(
+                        select(Order.id, Order.orderdesk_order_id)
+                        .where(
+                            Order.store_id == store_id,
+                            Order.state == OrderState.SUBMITTED.value,
+                        )
+                        .order_by(Order.id)
+                        .limit(BATCH_ROWS)
+                    ).all()
+                if not rows:
+                    break
+                folder = context.folder_id(client, context.in_process_folder)
+                results = client.move_orders([od_id for _, od_id in rows], folder_id=folder)
+                by_od_id = {od_id: row_id for row_id, od_id in rows}
+                done = _record_moves(context, by_od_id, results)
+                moved += done
+                if done == 0:
+                    break
+    if moved:
+        dispatch.send(queues.POST_SHIPMENTS, store_id)
+    return moved
+
+
+def _record_moves(
+    context: StoreContext, by_od_id: dict[str, int], results: Iterable[MoveResult]
+) -> int:
+    done = 0
+    with session_scope() as session:
+        for result in results:
+            order = session.get(Order, by_od_id[result.order_id], with_for_update=True)
+            if order is None or order.state != OrderState.SUBMITTED.value:
+                continue
+            if result.ok:
+                transition(
+                    session,
+                    order,
+                    OrderState.IN_PROCESS,
+                    f'moved to "{context.in_process_folder}" in Order Desk',
+                )
+                ORDER_TRANSITIONS.labels(OrderState.IN_PROCESS.value).inc()
+                done += 1
+            else:
+                order.last_error = f"move to {context.in_process_folder} refused: {result.message}"
+                record(session, order, "error", order.last_error)
+    return done
+
+
+NOTES = {
+    "submitted": "orderdesk-bridge sent this order to the warehouse ({backend}), reference {ref}.",
+    "parked": (
+        "orderdesk-bridge did not send this order to the warehouse: {reason} "
+        "Correct the order and post it again to retry."
+    ),
+    "failed": (
+        "orderdesk-bridge could not send this order to the warehouse after {attempts} attempts "
+        "({error}). The 3PL has been alerted; it will be retried by hand."
+    ),
+    "cancelled": "orderdesk-bridge cancelled this order at the warehouse.",
+    "cancel_too_late": (
+        "orderdesk-bridge asked the warehouse to cancel this order, but it is too late: {detail}"
+    ),
+}
+
+
+def add_history_note(order_id: int, kind: str, detail: str = "") -> bool:
+    """Write one history line on the Order Desk order, once per kind (the event log remembers)."""
+    with session_scope() as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            return False
+        already = session.scalar(
+            select(
+                exists().where(
+                    OrderEvent.order_id == order_id,
+                    OrderEvent.kind == "orderdesk_note",
+                    OrderEvent.message == kind,
+                )
+            )
+        )
+        if already:
+            return False
+        text = NOTES[kind].format(
+            backend=order.store.backend,
+            ref=order.warehouse_ref or "unknown",
+            reason=(order.reason or "").rstrip(".") + ".",
+            attempts=order.attempts,
+            error=order.last_error or "no error recorded",
+            detail=detail,
+        )
+        od_id, store_id = order.orderdesk_order_id, order.store_id
+    context = StoreContext.load(store_id)
+    outcome = "sent"
+    with context.orderdesk() as client:
+        try:
+            client.add_history_note(od_id, text)
+        except AmbiguousOutcome:
+            # Sending again could duplicate the note; an unclear note is not worth that.
+            outcome = "unclear"
+    with session_scope() as session:
+        order = session.get(Order, order_id)
+        record(session, order, "orderdesk_note", kind, outcome=outcome, note=text)
+    return True
+
+
+def park_in_orderdesk(order_id: int) -> None:
+    """Make a parked order visible to the merchant: a history note, and the error folder if set."""
+    add_history_note(order_id, "parked")
+    with session_scope() as session:
+        order = session.get(Order, order_id)
+        if order is None or order.state != OrderState.REJECTED.value:
+            return
+        od_id, store_id = order.orderdesk_order_id, order.store_id
+    context = StoreContext.load(store_id)
+    if not context.error_folder:
+        return
+    with context.orderdesk() as client:
+        folder = context.folder_id(client, context.error_folder)
+        [result] = client.move_orders([od_id], folder_id=folder)
+    with session_scope() as session:
+        order = session.get(Order, order_id)
+        record(
+            session,
+            order,
+            "orderdesk_move",
+            f'moved to "{context.error_folder}"'
+            if result.ok
+            else f"move refused: {result.message}",
+        )
+
+
+def _shipment_in(shipment: Shipment, od_order_id: str) -> ShipmentIn:
+    items = [
+        ShipmentItem(code=line["sku"], quantity=int(line["quantity"]))
+        for line in shipment.lines
+        if line.get("sku") and int(line.get("quantity") or 0) > 0
+    ]
+    return ShipmentIn(
+        order_id=od_order_id,
+        tracking_number=shipment.tracking_number,
+        carrier_code=carrier_code(shipment.carrier),
+        shipment_method=shipment_method(shipment.carrier, shipment.service),
+        weight=round(shipment.weight_oz / 16, 3) if shipment.weight_oz else None,
+        tracking_url=shipment.tracking_url,
+        order_items=items or None,
+    )
+
+
+def post_shipments(store_id: int) -> int:
+    """Post every unposted package of the store's moved orders; return how many landed."""
+    settings = get_settings()
+    posted = 0
+    with leases.held(f"post-shipments:{store_id}", ttl=300) as mine:
+        if not mine:
+            return 0
+        context = StoreContext.load(store_id)
+        with context.orderdesk() as client:
+            for _ in range(MAX_ROUNDS):
+                with session_scope() as session:
+                    rows = session.execute(
+                        select(Shipment, Order.orderdesk_order_id)
+                        .join(Order, Shipment.order_id == Order.id)
+                        .where(
+                            Order.store_id == store_id,
+                            Order.state.in_(POSTABLE_STATES),
+                            Shipment.posted_at.is_(None),
+                            Shipment.voided.is_(False),
+                            Shipment.attempts < settings.max_attempts,
+                        )
+                        .order_by(Shipment.id)
+                        .limit(BATCH_ROWS)
+                    ).all()
+                if not rows:
+                    break
+                results = client.batch_shipments([_shipment_in(s, od) for s, od in rows])
+                landed = _record_posts([s.id for s, _ in rows], results)
+                posted += landed
+                if landed == 0:
+                    break
+            _retract_voided(context, client)
+    return posted
+
+
+def _record_posts(shipment_ids: list[int], results: list[ShipmentResult]) -> int:
+    landed = 0
+    touched: set[int] = set()
+    now = utcnow()
+    with session_scope() as session:
+        for shipment_id, result in zip(shipment_ids, results, strict=True):
+            shipment = session.get(Shipment, shipment_id, with_for_update=True)
+            if shipment.posted_at is not None:
+                continue
+            touched.add(shipment.order_id)
+            if result.ok:
+                shipment.posted_at = now
+                shipment.orderdesk_shipment_id = result.shipment_id
+                shipment.last_error = None
+                landed += 1
+                SHIPMENTS_POSTED.inc()
+                how = " (already there)" if result.already_existed or result.reconciled else ""
+                record(
+                    session,
+                    shipment.order,
+                    "shipment_posted",
+                    f"package {shipment.tracking_number} ({shipment.carrier}) "
+                    f"posted to Order Desk{how}",
+                    package_id=shipment.package_id,
+                    orderdesk_shipment_id=result.shipment_id,
+                )
+            else:
+                shipment.attempts += 1
+                shipment.last_error = result.message
+                record(
+                    session,
+                    shipment.order,
+                    "error",
+                    f"Order Desk refused package {shipment.tracking_number}: {result.message}",
+                    package_id=shipment.package_id,
+                )
+        for order_id in touched:
+            advance_shipping_state(session, session.get(Order, order_id))
+    return landed
+
+
+def advance_shipping_state(session: Session, order: Order) -> None:
+    """Move the order to partially_shipped / shipped by the units Order Desk now has."""
+    posted = [s for s in order.shipments if s.posted_at is not None and not s.voided]
+    if not posted:
+        return
+    try:
+        ordered = to_fulfillment_order(OrderDeskOrder.model_validate(order.payload)).lines
+    except Unfulfillable:
+        return
+    by_remote: dict[str, RemoteShipment] = {}
+    for row in posted:
+        by_remote.setdefault(
+            row.remote_shipment_id,
+            RemoteShipment(
+                remote_id=row.remote_shipment_id,
+                shipped_at=row.shipped_at,
+                carrier=row.carrier,
+                service=row.service,
+                voided=False,
+                packages=[],
+                lines=[ShippedLine.model_validate(line) for line in row.lines],
+            ),
+        )
+    status = coverage_status(ordered, list(by_remote.values()))
+    target = {
+        NormalizedStatus.SHIPPED: OrderState.SHIPPED,
+        NormalizedStatus.PARTIALLY_SHIPPED: OrderState.PARTIALLY_SHIPPED,
+    }.get(status)
+    if target is not None and can_move(order.state, target):
+        transition(session, order, target, f"{len(posted)} package(s) in Order Desk")
+        ORDER_TRANSITIONS.labels(target.value).inc()
+
+
+def _retract_voided(context: StoreContext, client: OrderDeskClient) -> None:
+    """A label voided after we posted it: delete that shipment from Order Desk."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(Shipment.id, Shipment.orderdesk_shipment_id, Order.orderdesk_order_id)
+            .join(Order, Shipment.order_id == Order.id)
+            .where(
+                Order.store_id == context.id,
+                Shipment.voided.is_(True),
+                Shipment.posted_at.is_not(None),
+                Shipment.retracted_at.is_(None),
+                Shipment.orderdesk_shipment_id.is_not(None),
+            )
+        ).all()
+    for shipment_id, od_shipment_id, od_order_id in rows:
+        client.delete_shipment(od_order_id, od_shipment_id)
+        with session_scope() as session:
+            shipment = session.get(Shipment, shipment_id)
+            shipment.retracted_at = utcnow()
+            record(
+                session,
+                shipment.order,
+                "shipment_retracted",
+                f"label {shipment.tracking_number} was voided; shipment removed from Order Desk",
+            )

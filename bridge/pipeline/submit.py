@@ -1,0 +1,356 @@
+"""Submit orders to the warehouse exactly once, in bulk where the backend allows it.
+
+The algorithm, per ``submit_order(order_id)`` message:
+
+1. Claim. A conditional UPDATE moves the row to ``submitting``, counts the attempt and sets a
+   lease (``next_attempt_at``); only one worker can win it, so a duplicate message or a re-sent
+   webhook does nothing. Where the backend has a bulk create, the same worker also claims the
+   store's other waiting orders, after a short linger when a burst is arriving, so a burst of
+   orders costs a few warehouse calls while a lone order goes out at once.
+2. The claim is committed before the warehouse is called: that is the write-ahead intent.
+3. An attempt after the first may follow a call whose outcome nobody saw (a timeout, a worker
+   killed mid-call), so it asks the warehouse for our key first and adopts what it finds.
+4. Submit with the key ``od-<store>-<order>``; record each outcome in one transaction:
+   submitted, parked as ``rejected`` (the warehouse refused it), or a retry at a backoff time
+   (the sweeper parks it as ``failed`` once the attempts run out).
+5. Only after that commit, enqueue what follows: the history note, the move to "In Process",
+   the retry.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pydantic
+import structlog
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.orm import Session
+
+from bridge import dispatch, queues
+from bridge.backends import errors as backend_errors
+from bridge.backends.base import WarehouseBackend
+from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
+from bridge.backends.models import FulfillmentOrder, RemoteRef
+from bridge.db import session_scope
+from bridge.history import record, transition
+from bridge.metrics import ORDER_TRANSITIONS
+from bridge.models import Order, utcnow
+from bridge.orderdesk.payload import Order as OrderDeskOrder
+from bridge.pipeline.context import StoreContext
+from bridge.retry import backoff_seconds
+from bridge.settings import get_settings
+from bridge.states import OrderState
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    key: str
+    order_number: str
+    payload: dict
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Accepted:
+    ref: RemoteRef
+    how: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+
+
+@dataclass(frozen=True)
+class TryAgain:
+    error: Exception
+    retry_after: float | None = None
+
+
+Outcome = Accepted | Refused | TryAgain
+
+
+@dataclass
+class FollowUps:
+    """Messages to publish once the outcome is committed."""
+
+    messages: list[tuple[str, tuple, float | None]] = field(default_factory=list)
+
+    def add(self, task: str, *args: object, countdown: float | None = None) -> None:
+        self.messages.append((task, args, countdown))
+
+    def send(self) -> None:
+        for task, args, countdown in dict.fromkeys(self.messages):
+            dispatch.send(task, *args, countdown=countdown)
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    settings = get_settings()
+    fresh = Order.state == OrderState.RECEIVED.value
+    overdue = (Order.state == OrderState.SUBMITTING.value) & (Order.next_attempt_at <= now)
+    return (fresh | overdue) & (Order.attempts < settings.max_attempts)
+
+
+def _burst_in_progress(store_id: int, window: float) -> bool:
+    since = utcnow() - timedelta(seconds=max(window, 0.001) * 2)
+    with session_scope() as session:
+        arriving = session.scalar(
+            select(func.count())
+            .select_from(Order)
+            .where(
+                Order.store_id == store_id,
+                Order.state == OrderState.RECEIVED.value,
+                Order.created_at >= since,
+            )
+        )
+    return (arriving or 0) > 1
+
+
+def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
+    """Claim ``first_id`` and up to ``limit - 1`` other waiting orders of the store."""
+    settings = get_settings()
+    now = utcnow()
+    lease_until = now + timedelta(seconds=settings.submit_lease_seconds)
+    claims: list[Claim] = []
+    with session_scope() as session:
+        others = session.scalars(
+            select(Order.id)
+            .where(
+                Order.store_id == store_id,
+                Order.id != first_id,
+                Order.state == OrderState.RECEIVED.value,
+            )
+            .order_by(Order.id)
+            .limit(max(limit - 1, 0))
+        ).all()
+        for order_id in [first_id, *others]:
+            before = session.scalar(select(Order.state).where(Order.id == order_id))
+            won = session.execute(
+                update(Order)
+                .where(Order.id == order_id, _claimable(now))
+                .values(
+                    state=OrderState.SUBMITTING.value,
+                    attempts=Order.attempts + 1,
+                    next_attempt_at=lease_until,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not won:
+                continue
+            order = session.get(Order, order_id)
+            session.refresh(order)
+            event = record(
+                session,
+                order,
+                "transition" if before == OrderState.RECEIVED.value else "attempt",
+                f"submission attempt {order.attempts}",
+                attempt=order.attempts,
+            )
+            if before == OrderState.RECEIVED.value:
+                event.from_state, event.to_state = before, OrderState.SUBMITTING.value
+                ORDER_TRANSITIONS.labels(OrderState.SUBMITTING.value).inc()
+            claims.append(
+                Claim(
+                    order.id,
+                    order.idempotency_key,
+                    order.order_number,
+                    order.payload,
+                    order.attempts,
+                )
+            )
+    return claims
+
+
+def _classify(error: backend_errors.BackendError) -> Outcome:
+    if isinstance(error, backend_errors.DuplicateOrder) and error.existing is not None:
+        return Accepted(error.existing.ref, "already at the warehouse (duplicate refused)")
+    if isinstance(error, backend_errors.ValidationError):
+        return Refused(f"the warehouse refused the order: {error}")
+    if isinstance(error, backend_errors.RateLimited):
+        return TryAgain(error, retry_after=error.retry_after)
+    return TryAgain(error)
+
+
+def _prepare(
+    claims: list[Claim],
+) -> tuple[dict[int, Outcome], list[tuple[Claim, FulfillmentOrder]]]:
+    outcomes: dict[int, Outcome] = {}
+    ready: list[tuple[Claim, FulfillmentOrder]] = []
+    for claim in claims:
+        try:
+            ready.append(
+                (claim, to_fulfillment_order(OrderDeskOrder.model_validate(claim.payload)))
+            )
+        except Unfulfillable as exc:
+            outcomes[claim.id] = Refused(str(exc))
+        except pydantic.ValidationError as exc:
+            outcomes[claim.id] = Refused(
+                f"the stored order cannot be read: {exc.error_count()} errors"
+            )
+    return outcomes, ready
+
+
+def _look_up_earlier_attempts(
+    backend: WarehouseBackend,
+    ready: list[tuple[Claim, FulfillmentOrder]],
+    outcomes: dict[int, Outcome],
+) -> list[tuple[Claim, FulfillmentOrder]]:
+    """Adopt orders an earlier, unobserved attempt already created; return the rest."""
+    remaining = []
+    for claim, order in ready:
+        if claim.attempts <= 1:
+            remaining.append((claim, order))
+            continue
+        try:
+            found = backend.find_by_key(claim.key, order_number=claim.order_number)
+        except backend_errors.BackendError as exc:
+            outcomes[claim.id] = _classify(exc)
+            continue
+        if found is not None:
+            outcomes[claim.id] = Accepted(
+                found.ref, "found at the warehouse after an unclear attempt"
+            )
+        else:
+            remaining.append((claim, order))
+    return remaining
+
+
+def _send(
+    backend: WarehouseBackend,
+    ready: list[tuple[Claim, FulfillmentOrder]],
+    outcomes: dict[int, Outcome],
+) -> None:
+    if not ready:
+        return
+    if len(ready) > 1 and backend.capabilities().bulk_submit_max > 1:
+        try:
+            results = backend.submit_many([(order, claim.key) for claim, order in ready])
+        except backend_errors.BackendError as exc:
+            for claim, _ in ready:
+                outcomes[claim.id] = _classify(exc)
+            return
+        for (claim, _), result in zip(ready, results, strict=True):
+            if result.error is not None:
+                outcomes[claim.id] = _classify(result.error)
+            elif result.ref is not None:
+                outcomes[claim.id] = Accepted(result.ref, "accepted in a bulk submission")
+        return
+    for claim, order in ready:
+        try:
+            result = backend.submit(order, claim.key)
+        except backend_errors.BackendError as exc:
+            outcomes[claim.id] = _classify(exc)
+        else:
+            outcomes[claim.id] = Accepted(result.ref, "accepted")
+
+
+def _record(context: StoreContext, claims: list[Claim], outcomes: dict[int, Outcome]) -> FollowUps:
+    settings = get_settings()
+    follow = FollowUps()
+    now = utcnow()
+    with session_scope() as session:
+        for claim in claims:
+            order = session.get(Order, claim.id, with_for_update=True)
+            outcome = outcomes.get(claim.id) or TryAgain(RuntimeError("no outcome recorded"))
+            if isinstance(outcome, Accepted):
+                _accepted(session, context, order, outcome, follow)
+            elif isinstance(outcome, Refused):
+                order.reason = outcome.reason
+                order.next_attempt_at = None
+                if order.state == OrderState.SUBMITTING.value:
+                    transition(session, order, OrderState.REJECTED, outcome.reason)
+                    ORDER_TRANSITIONS.labels(OrderState.REJECTED.value).inc()
+                    follow.add(queues.PARK_IN_ORDERDESK, order.id)
+            else:
+                error = outcome.error
+                order.last_error = f"{type(error).__name__}: {error}"[:2000]
+                if order.attempts >= settings.max_attempts:
+                    order.next_attempt_at = None
+                    transition(
+                        session,
+                        order,
+                        OrderState.FAILED,
+                        f"gave up after {order.attempts} attempts; last error: {error}",
+                    )
+                    ORDER_TRANSITIONS.labels(OrderState.FAILED.value).inc()
+                    follow.add(queues.ADD_HISTORY_NOTE, order.id, "failed")
+                    continue
+                delay = backoff_seconds(order.attempts, retry_after=outcome.retry_after)
+                order.next_attempt_at = now + timedelta(seconds=delay)
+                record(
+                    session,
+                    order,
+                    "error",
+                    f"attempt {order.attempts} failed, next try in {delay:.0f}s: {error}",
+                    error=type(error).__name__,
+                )
+                follow.add(queues.SUBMIT_ORDER, order.id, countdown=delay)
+    return follow
+
+
+def _accepted(
+    session: Session, context: StoreContext, order: Order, outcome: Accepted, follow: FollowUps
+) -> None:
+    order.warehouse_ref = outcome.ref.remote_id
+    order.last_error = None
+    order.next_attempt_at = None
+    message = f"{outcome.how} by {context.backend_name} as {outcome.ref.remote_id}"
+    if order.state == OrderState.SUBMITTING.value:
+        transition(
+            session, order, OrderState.SUBMITTED, message, warehouse_ref=outcome.ref.remote_id
+        )
+        ORDER_TRANSITIONS.labels(OrderState.SUBMITTED.value).inc()
+        follow.add(queues.ADD_HISTORY_NOTE, order.id, "submitted")
+        follow.add(queues.MOVE_IN_PROCESS, context.id, countdown=1.0)
+    else:
+        # Cancelled in Order Desk while the submission was in flight: cancel what we created.
+        record(session, order, "submitted", message, warehouse_ref=outcome.ref.remote_id)
+        if order.state == OrderState.CANCEL_REQUESTED.value:
+            follow.add(queues.CANCEL_ORDER, order.id)
+
+
+def submit_order(order_id: int) -> int:
+    """Submit ``order_id`` (and, in bulk, its waiting neighbours); return how many were claimed."""
+    settings = get_settings()
+    with session_scope() as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            log.warning("submit_unknown_order", order_row=order_id)
+            return 0
+        store_id = order.store_id
+    context = StoreContext.load(store_id)
+    if not context.active:
+        log.info(
+            "submit_skipped_inactive_store", order_row=order_id, store=context.orderdesk_store_id
+        )
+        return 0
+    batch_size = max(context.capabilities.bulk_submit_max, 1)
+    if (
+        batch_size > 1
+        and settings.submit_linger_seconds
+        and _burst_in_progress(store_id, settings.submit_linger_seconds)
+    ):
+        time.sleep(settings.submit_linger_seconds)
+    claims = _claim(store_id, order_id, batch_size)
+    if not claims:
+        return 0
+    outcomes, ready = _prepare(claims)
+    with context.backend() as backend:
+        ready = _look_up_earlier_attempts(backend, ready, outcomes)
+        _send(backend, ready, outcomes)
+    _record(context, claims, outcomes).send()
+    log.info(
+        "submitted",
+        store=context.orderdesk_store_id,
+        claimed=len(claims),
+        accepted=sum(isinstance(o, Accepted) for o in outcomes.values()),
+        refused=sum(isinstance(o, Refused) for o in outcomes.values()),
+        retrying=sum(isinstance(o, TryAgain) for o in outcomes.values()),
+    )
+    return len(claims)

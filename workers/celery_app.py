@@ -1,0 +1,96 @@
+"""The Celery application, configured for at-least-once delivery.
+
+PostgreSQL holds every order's truth; a message only says "look at row N now". So a message may
+be lost (the sweeper re-sends it) or delivered twice (every task claims its row first), but an
+acknowledged message never hides unfinished work: acks are late, a task whose worker died is
+re-queued, each worker reserves one message at a time, and the broker's visibility timeout is
+longer than any task may run or be delayed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from bridge import queues
+from bridge.settings import Settings, get_settings
+
+# The longest a task may run, and the longest countdown we ever schedule. The broker's
+# visibility timeout must exceed both, or Redis would hand a still-running task to a second worker.
+TASK_TIME_LIMIT = 300
+MAX_COUNTDOWN = 600
+VISIBILITY_TIMEOUT = 3600
+
+
+def broker_options(settings: Settings) -> dict[str, Any]:
+    if settings.broker_url.startswith("filesystem://"):
+        folder = settings.broker_dir
+        for sub in ("queue", "processed", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        return {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+            # Fanout bindings (events, remote control); kombu's default is ./control in the cwd.
+            "control_folder": str(folder / "control"),
+        }
+    if settings.broker_url.startswith(("redis://", "rediss://")):
+        return {
+            "visibility_timeout": VISIBILITY_TIMEOUT,
+            "socket_connect_timeout": 2,
+            "socket_timeout": 10,
+        }
+    return {}
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    app = Celery("orderdesk_bridge", include=["workers.tasks"])
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_transport_options=broker_options(settings),
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=2,
+        task_ignore_result=True,
+        result_backend=None,
+        task_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # SIGTERM: stop taking work, give running tasks this long, then requeue what is left.
+        worker_soft_shutdown_timeout=30,
+        worker_enable_soft_shutdown_on_idle=True,
+        task_time_limit=TASK_TIME_LIMIT,
+        task_soft_time_limit=TASK_TIME_LIMIT - 30,
+        task_queues=[Queue(name) for name in queues.ALL_QUEUES],
+        task_default_queue=queues.QUEUE_MAINTENANCE,
+        task_routes={name: {"queue": queue} for name, queue in queues.ROUTES.items()},
+        task_send_sent_event=True,
+        worker_send_task_events=True,
+        worker_hijack_root_logger=False,
+        timezone="UTC",
+        enable_utc=True,
+        # Periodic work: each run takes a database lease, so a second beat is harmless.
+        beat_schedule={
+            "sweep": {
+                "task": queues.SWEEP,
+                "schedule": settings.sweep_interval_seconds,
+                "options": {"expires": settings.sweep_interval_seconds},
+            },
+            "schedule-polls": {
+                "task": queues.SCHEDULE_POLLS,
+                "schedule": settings.schedule_interval_seconds,
+                "options": {"expires": settings.schedule_interval_seconds},
+            },
+        },
+    )
+    return app
+
+
+app = make_celery()

@@ -1,0 +1,123 @@
+"""The Celery tasks: thin doors into ``bridge.pipeline``, each with a stable name.
+
+Arguments are row ids only (never payloads or keys), so Flower shows what a task is about and
+nothing secret. Every task goes through ``BridgeTask``: it binds the task id and arguments to
+the log context and times the run. Per-store steps retry transient API errors with capped,
+jittered backoff; the submit step keeps its attempt count in PostgreSQL instead (a poison order
+must be parked after N deliveries even if its messages are redelivered forever).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from celery import Task
+
+from bridge import queues
+from bridge.backends import errors as backend_errors
+from bridge.metrics import TASK_SECONDS
+from bridge.orderdesk import errors as orderdesk_errors
+from bridge.pipeline import cancel, inventory, orderdesk_sync, poll, submit, sweep
+from bridge.ratelimit import RateLimitError
+from workers.celery_app import MAX_COUNTDOWN, app
+
+log = structlog.get_logger(__name__)
+
+# Errors worth another try later; anything else is a bug or a permanent refusal, logged loudly.
+RETRYABLE = (
+    orderdesk_errors.RateLimited,
+    orderdesk_errors.TransientError,
+    orderdesk_errors.AmbiguousOutcome,
+    backend_errors.RateLimited,
+    backend_errors.TransientError,
+    backend_errors.AmbiguousOutcome,
+    RateLimitError,
+    ConnectionError,
+)
+
+
+class BridgeTask(Task):
+    """Log context, timing and metrics for every task, in one place."""
+
+    abstract = True
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        structlog.contextvars.bind_contextvars(
+            task=self.name, task_id=self.request.id, args=list(args)
+        )
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            TASK_SECONDS.labels(self.name, outcome).observe(elapsed)
+            log.info("task_done", outcome=outcome, ms=round(elapsed * 1000, 1))
+            structlog.contextvars.clear_contextvars()
+
+
+per_store = {
+    "base": BridgeTask,
+    "autoretry_for": RETRYABLE,
+    "retry_backoff": 5,
+    "retry_backoff_max": MAX_COUNTDOWN // 2,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+@app.task(name=queues.SUBMIT_ORDER, base=BridgeTask)
+def submit_order(order_id: int) -> int:
+    return submit.submit_order(order_id)
+
+
+@app.task(name=queues.CANCEL_ORDER, base=BridgeTask)
+def cancel_order(order_id: int) -> str:
+    return cancel.cancel_order(order_id)
+
+
+@app.task(name=queues.MOVE_IN_PROCESS, **per_store)
+def move_in_process(store_id: int) -> int:
+    return orderdesk_sync.move_in_process(store_id)
+
+
+@app.task(name=queues.POST_SHIPMENTS, **per_store)
+def post_shipments(store_id: int) -> int:
+    return orderdesk_sync.post_shipments(store_id)
+
+
+@app.task(name=queues.ADD_HISTORY_NOTE, **per_store)
+def add_history_note(order_id: int, kind: str, detail: str = "") -> bool:
+    return orderdesk_sync.add_history_note(order_id, kind, detail)
+
+
+@app.task(name=queues.PARK_IN_ORDERDESK, **per_store)
+def park_in_orderdesk(order_id: int) -> None:
+    orderdesk_sync.park_in_orderdesk(order_id)
+
+
+@app.task(name=queues.POLL_WAREHOUSE, **per_store)
+def poll_warehouse(store_id: int) -> int:
+    return poll.poll_warehouse(store_id)
+
+
+@app.task(name=queues.SYNC_INVENTORY, **per_store)
+def sync_inventory(store_id: int) -> int:
+    return inventory.sync_inventory(store_id)
+
+
+@app.task(name=queues.SWEEP, base=BridgeTask)
+def sweep_task() -> dict[str, int]:
+    return vars(sweep.sweep())
+
+
+@app.task(name=queues.SCHEDULE_POLLS, base=BridgeTask)
+def schedule_polls() -> list[int]:
+    return sweep.schedule_polls()
