@@ -7,7 +7,10 @@ from typing import Any
 
 import click
 
+from bridge.backends.errors import BackendError
 from bridge.db import session_scope
+from bridge.orderdesk.check import check_store
+from bridge.pipeline.context import StoreContext
 from bridge.stores import StoreError, StoreRegistry
 
 
@@ -120,3 +123,38 @@ def disable(store_id: str) -> None:
     with session_scope() as session:
         StoreRegistry(session).disable(store_id)
     click.echo(f"store {store_id} disabled")
+
+
+@group.command()
+@click.argument("store_id")
+def check(store_id: str) -> None:
+    """Check a store's Order Desk key, its folders and its warehouse connection."""
+    with session_scope() as session:
+        store = StoreRegistry(session).get(store_id)
+        context = StoreContext.from_row(session, store)
+    with context.orderdesk() as client:
+        result = check_store(
+            client,
+            in_process_folder=context.in_process_folder,
+            error_folder=context.error_folder,
+            cancel_folder=context.cancel_folder,
+        )
+        if result.ok:
+            folders = {name: str(fid) for name, fid in client.get_store().folders.items()}
+            with session_scope() as session:
+                StoreRegistry(session).get(store_id).orderdesk_folders = folders
+    problems = list(result.problems)
+    try:
+        with context.backend() as backend:
+            backend.healthcheck()
+    except BackendError as exc:
+        problems.append(f"warehouse ({context.backend_name}): {exc}")
+    if problems:
+        for problem in problems:
+            click.echo(f"problem: {problem}")
+        raise click.ClickException(f"store {store_id} is not ready ({len(problems)} problem(s))")
+    click.echo(
+        f"store {store_id} ({result.store_name}) is ready: Order Desk key accepted, folders "
+        + ", ".join(f"{role}={fid}" for role, fid in result.folders.items())
+        + f"; warehouse {context.backend_name} reachable"
+    )
