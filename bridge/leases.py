@@ -53,6 +53,12 @@ def release(name: str, owner: str) -> None:
         session.execute(delete(Lease).where(Lease.name == name, Lease.owner == owner))
 
 
+def clear(name: str) -> None:
+    """Drop ``name`` whoever holds it (the holder's work is done or handed over)."""
+    with session_scope() as session:
+        session.execute(delete(Lease).where(Lease.name == name))
+
+
 @contextmanager
 def held(name: str, ttl: float) -> Iterator[bool]:
     """``with held("sweep", 60) as mine: if mine: ...``; released on exit when taken."""

@@ -25,6 +25,7 @@ from bridge.orderdesk.client import OrderDeskClient
 from bridge.orderdesk.errors import AmbiguousOutcome
 from bridge.orderdesk.payload import Order as OrderDeskOrder
 from bridge.orderdesk.records import MoveResult, ShipmentIn, ShipmentItem, ShipmentResult
+from bridge.pipeline import coalesce
 from bridge.pipeline.context import StoreContext
 from bridge.pipeline.labels import carrier_code, shipment_method
 from bridge.settings import get_settings
@@ -46,6 +47,7 @@ POSTABLE_STATES = (
 def move_in_process(store_id: int) -> int:
     """Move every submitted order of the store to its "In Process" folder; return how many."""
     moved = 0
+    coalesce.starting(queues.MOVE_IN_PROCESS, store_id)
     with leases.held(f"move-in-process:{store_id}", ttl=300) as mine:
         if not mine:
             return 0

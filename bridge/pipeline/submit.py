@@ -38,12 +38,17 @@ from bridge.history import record, transition
 from bridge.metrics import ORDER_TRANSITIONS
 from bridge.models import Order, utcnow
 from bridge.orderdesk.payload import Order as OrderDeskOrder
+from bridge.pipeline import coalesce
 from bridge.pipeline.context import StoreContext
 from bridge.retry import backoff_seconds
 from bridge.settings import get_settings
 from bridge.states import OrderState
 
 log = structlog.get_logger(__name__)
+
+# Per-store steps whose triggers are merged: one folder move for all orders of a burst.
+COALESCED = {queues.MOVE_IN_PROCESS}
+MOVE_DELAY_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,10 @@ class FollowUps:
 
     def send(self) -> None:
         for task, args, countdown in dict.fromkeys(self.messages):
-            dispatch.send(task, *args, countdown=countdown)
+            if task in COALESCED:
+                coalesce.schedule_once(task, *args, delay=countdown or 0)
+            else:
+                dispatch.send(task, *args, countdown=countdown)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -307,7 +315,7 @@ def _accepted(
         )
         ORDER_TRANSITIONS.labels(OrderState.SUBMITTED.value).inc()
         follow.add(queues.ADD_HISTORY_NOTE, order.id, "submitted")
-        follow.add(queues.MOVE_IN_PROCESS, context.id, countdown=1.0)
+        follow.add(queues.MOVE_IN_PROCESS, context.id, countdown=MOVE_DELAY_SECONDS)
     else:
         # Cancelled in Order Desk while the submission was in flight: cancel what we created.
         record(session, order, "submitted", message, warehouse_ref=outcome.ref.remote_id)

@@ -140,6 +140,11 @@ class WarehouseSimulator:
         """Refuse creates whose first ship-to street line contains ``text`` (any case)."""
         self._ctx.store.refuse_text = text
 
+    def poison_addresses_containing(self, text: str | None, status: int = 500) -> None:
+        """Native kind: creates whose ship-to street contains ``text`` always get ``status``."""
+        self._ctx.store.poison_text = text
+        self._ctx.store.poison_status = status
+
     def set_inventory(self, sku: str, available: int) -> None:
         with self._ctx.store.lock:
             self._ctx.store.inventory[sku] = available

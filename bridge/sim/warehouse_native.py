@@ -134,6 +134,8 @@ class NativeApi:
         if fields:
             return _error(422, {"error": "validation", "fields": fields})
         store = self.ctx.store
+        if store.poisoned(body["ship_to"].get("address1")):
+            return _error(store.poison_status, {"error": "internal error"})
         with store.lock:
             existing = store.by_key(body["external_key"])
             if existing is not None:

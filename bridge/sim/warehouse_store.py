@@ -191,6 +191,8 @@ class WarehouseStore:
         self.listeners: list[Listener] = []
         self.inventory: dict[str, int] = {}
         self.refuse_text: str | None = None
+        self.poison_text: str | None = None
+        self.poison_status = 500
         self.create_calls = 0
         self.unfinished: set[int] = set()
         self._orders: dict[int, StoredOrder] = {}
@@ -226,6 +228,11 @@ class WarehouseStore:
 
     def refuses(self, address_line: object) -> bool:
         text = self.refuse_text
+        return bool(text) and text.lower() in str(address_line or "").lower()
+
+    def poisoned(self, address_line: object) -> bool:
+        """An order the warehouse can never take: every create answers ``poison_status``."""
+        text = self.poison_text
         return bool(text) and text.lower() in str(address_line or "").lower()
 
     # --- orders ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from bridge.backends.models import FulfillmentOrder, Line, ShipTo
 from bridge.orderdesk.payload import Order
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from bridge.sim.warehouse import WarehouseSimulator
 from bridge.stores import StoreRegistry
 from tests.conftest import reset_caches
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STORE_ID = "424242"
 API_KEY = "pipeline-test-key-0123456789abcdef"
 
