@@ -41,6 +41,13 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
 @dataclass
 class Proc:
     name: str
@@ -107,10 +114,7 @@ class Bridge:
         wait_until(self._web_up, 30, "the web process")
 
     def _web_up(self) -> bool:
-        try:
-            return requests.get(f"{self.web_url}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
+        return _answers(f"{self.web_url}/healthz")
 
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> Proc:
         proc = self._spawn(
@@ -151,6 +155,24 @@ class Bridge:
         )
         wait_until(lambda: "beat: Starting" in proc.text(), 30, "beat to start")
         return proc
+
+    def start_flower(self) -> str:
+        port = free_port()
+        self.env["FLOWER_UNAUTHENTICATED_API"] = "true"
+        self._spawn(
+            "flower",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "workers",
+                "flower",
+                f"--port={port}",
+                "--address=127.0.0.1",
+            ],
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(f"{url}/healthcheck"), 30, "flower")
+        return url
 
     def worker_children(self, name: str = "worker") -> list[int]:
         """Pids of the prefork children doing the work of worker ``name``."""

@@ -10,12 +10,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
+from bridge import queues
 from bridge.db import session_scope
 from bridge.models import Order, OrderEvent, Shipment
 from bridge.states import OrderState
-from tests.e2e.conftest import STORE_ID, scaled
+from tests.e2e.conftest import API_KEY, STORE_ID, scaled
 from tests.e2e.harness import wait_until
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -77,6 +79,7 @@ def test_batch_flows_from_orderdesk_to_warehouse_and_back(bridge, orderdesk, war
     bridge.start_web()
     bridge.start_worker()
     bridge.start_beat()
+    flower = bridge.start_flower()
     orderdesk.configure_rule(
         STORE_ID, f"{bridge.web_url}/webhooks/orderdesk", retry_delays=[0.5] * 9
     )
@@ -143,3 +146,12 @@ def test_batch_flows_from_orderdesk_to_warehouse_and_back(bridge, orderdesk, war
     )
     assert moves < count / 3 and batches < count / 3
     assert orderdesk.count_429 == 0
+
+    # Flower shows the tasks by name, with row ids as their only arguments.
+    tasks = requests.get(f"{flower}/api/tasks", params={"limit": 1000}, timeout=10).json()
+    names = Counter(task["name"] for task in tasks.values())
+    assert names[queues.SUBMIT_ORDER] >= count and names[queues.POLL_WAREHOUSE] >= 1
+    for task in tasks.values():
+        assert API_KEY not in json.dumps(task)
+        if task["name"] == queues.SUBMIT_ORDER:
+            assert task["args"].strip("[]()").isdigit()
