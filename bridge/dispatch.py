@@ -7,20 +7,31 @@ try (no retry loop that would hold up a webhook response), and failure is logged
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import structlog
+from celery import Celery
 from kombu.exceptions import OperationalError
 
 from bridge import queues
+from bridge.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
 
+@lru_cache(maxsize=4)
+def _app_for(broker_url: str) -> Celery:
+    from workers.celery_app import app, make_celery
+
+    # The process-wide app was configured at import; a process whose settings changed since
+    # (tests, `bridge dev` preparing children) publishes through an app for the current URL.
+    return app if app.conf.broker_url == broker_url else make_celery(get_settings())
+
+
 def send(task_name: str, *args: Any, countdown: float | None = None) -> bool:
     """Publish ``task_name(*args)``; True when the broker took it."""
-    from workers.celery_app import app
-
+    app = _app_for(get_settings().broker_url)
     try:
         app.send_task(
             task_name,

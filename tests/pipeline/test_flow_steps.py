@@ -12,13 +12,13 @@ from bridge.db import session_scope
 from bridge.history import transition
 from bridge.models import Order, OrderEvent, Shipment, utcnow
 from bridge.pipeline.cancel import cancel_order
+from bridge.pipeline.inventory import sync_inventory
 from bridge.pipeline.orderdesk_sync import (
     add_history_note,
     move_in_process,
     park_in_orderdesk,
     post_shipments,
 )
-from bridge.pipeline.inventory import sync_inventory
 from bridge.pipeline.poll import poll_warehouse
 from bridge.pipeline.submit import submit_order
 from bridge.pipeline.sweep import schedule_polls, sweep
