@@ -1,0 +1,157 @@
+"""The Flask-free core: what it asks to enqueue, and its small decisions, on real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+import pytest
+
+from bridge import intake, queues
+from bridge.models import Store
+from bridge.sim.orderdesk import sign_order
+from tests.intake.conftest import (
+    API_KEY,
+    CANCEL_FOLDER_ID,
+    FOLDERS,
+    STORE_ID,
+    fixture_order,
+    fixture_text,
+    signed_headers,
+)
+
+
+def _handle(text: str, headers: dict[str, str] | None = None) -> intake.IntakeResult:
+    return intake.handle(
+        intake.IntakeRequest(
+            body=urlencode({"order": text}).encode(),
+            order_field=text,
+            headers=signed_headers(text) if headers is None else headers,
+            remote_addr="203.0.113.9",
+        )
+    )
+
+
+def _text(name: str, **changes: Any) -> str:
+    order = fixture_order(name)
+    order.update(changes)
+    return json.dumps(order)
+
+
+def test_new_order_enqueues_one_submission_and_a_duplicate_none(store: str) -> None:
+    first = _handle(fixture_text("typical"))
+    again = _handle(fixture_text("typical"))
+
+    assert first.enqueue == [(queues.SUBMIT_ORDER, (first.order_row_id,))]
+    assert (again.outcome, again.enqueue, again.order_row_id) == (
+        "duplicate",
+        [],
+        first.order_row_id,
+    )
+
+
+def test_parked_order_enqueues_the_park_task(store: str) -> None:
+    result = _handle(fixture_text("no-ship-to"))
+
+    assert result.outcome == "parked"
+    assert result.enqueue == [(queues.PARK_IN_ORDERDESK, (result.order_row_id,))]
+
+
+def test_reopened_order_enqueues_a_submission(store: str) -> None:
+    _handle(fixture_text("no-ship-to"))
+    fixed = _text(
+        "no-ship-to",
+        shipping=fixture_order("typical")["shipping"],
+        date_updated="2026-11-22 10:00:00",
+    )
+
+    result = _handle(fixed)
+
+    assert result.outcome == "accepted"
+    assert result.enqueue == [(queues.SUBMIT_ORDER, (result.order_row_id,))]
+
+
+def test_cancel_of_a_known_order_enqueues_the_cancel_task(store: str) -> None:
+    accepted = _handle(fixture_text("typical"))
+
+    result = _handle(_text("typical", folder_id=CANCEL_FOLDER_ID))
+
+    assert result.outcome == "cancel_requested"
+    assert result.enqueue == [(queues.CANCEL_ORDER, (accepted.order_row_id,))]
+
+
+def test_cancel_before_arrival_enqueues_nothing(store: str) -> None:
+    result = _handle(_text("typical", folder_id=CANCEL_FOLDER_ID))
+
+    assert (result.outcome, result.enqueue) == ("cancel_requested", [])
+
+
+def test_refusals_enqueue_nothing_and_name_the_store(store: str) -> None:
+    text = fixture_text("typical")
+    result = _handle(text, {"X-Order-Desk-Store-Id": STORE_ID, "X-Order-Desk-Hash": "00"})
+
+    assert (result.status, result.enqueue, result.order_row_id) == (403, [], None)
+    assert (result.store_id, result.orderdesk_order_id) == (STORE_ID, "48211937")
+
+
+def test_header_names_are_case_insensitive(store: str) -> None:
+    text = fixture_text("typical")
+    headers = {k.upper(): v for k, v in signed_headers(text).items()}
+
+    assert _handle(text, headers).outcome == "accepted"
+
+
+def _store(folders: dict[str, str], cancel_folder: str = "Canceled") -> Store:
+    return Store(orderdesk_folders=folders, cancel_folder=cancel_folder)
+
+
+@pytest.mark.parametrize(
+    ("store", "order", "expected"),
+    [
+        (_store(FOLDERS), {"folder_id": 21658}, True),
+        (_store(FOLDERS), {"folder_id": "21658"}, True),
+        (_store(FOLDERS), {"folder_id": 21655}, False),
+        (_store({}), {"folder_id": 21658}, False),
+        (_store({}), {"folder_id": 21658, "folder_name": "Canceled"}, True),
+        (_store(FOLDERS), {"folder_name": "Prepared"}, False),
+        (_store({"Storno": "7"}, "Storno"), {"folder_id": 7}, True),
+        (_store(FOLDERS), {}, False),
+    ],
+    ids=[
+        "id-int",
+        "id-str",
+        "other-folder",
+        "no-map",
+        "by-name",
+        "other-name",
+        "custom-folder",
+        "no-folder",
+    ],
+)
+def test_is_cancel_request(store: Store, order: dict[str, Any], expected: bool) -> None:
+    assert intake.is_cancel_request(store, order) is expected
+
+
+def test_signature_accepts_both_variants_and_nothing_else() -> None:
+    text = '{"id": "1", "note": "50%41 off"}'
+
+    assert intake.verify_signature(text, sign_order(text, API_KEY), API_KEY)
+    assert intake.verify_signature(text, sign_order(unquote(text), API_KEY).upper(), API_KEY)
+    assert not intake.verify_signature(text, sign_order(text, "other-key"), API_KEY)
+    assert not intake.verify_signature(text, None, API_KEY)
+    assert not intake.verify_signature(text, "é" * 64, API_KEY)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-11-20 17:04:15", datetime(2026, 11, 20, 17, 4, 15)),
+        ("2026-11-20T19:04:15+02:00", datetime(2026, 11, 20, 17, 4, 15)),
+        ("", None),
+        ("yesterday", None),
+    ],
+)
+def test_parse_od_time(value: str, expected: datetime | None) -> None:
+    assert intake.parse_od_time(value) == expected

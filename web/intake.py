@@ -1,0 +1,166 @@
+"""``POST /webhooks/orderdesk``: the HTTP side of the intake, kept thin around ``bridge.intake``.
+
+It bounds the body (413 beyond ``max_body_bytes`` whether or not a Content-Length was sent),
+parses the form itself, hands over to the core, answers, and only then publishes the work the
+core committed. Publishing runs on one background thread per process, so a dead broker (kombu
+spends seconds giving up on a refused connection) never holds up Order Desk's request; anything
+not published is found again by the sweeper, because the database row is the truth.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+import structlog
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
+
+from bridge import dispatch, intake
+from bridge.metrics import WEBHOOK_SECONDS, WEBHOOKS
+from bridge.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+bp = Blueprint("intake", __name__)
+
+READ_CHUNK = 64 * 1024
+# After a failed publish, skip publishing for this long: each attempt against a dead broker
+# costs kombu seconds, and the sweeper re-sends whatever was skipped.
+BROKER_DOWN_SECONDS = 10.0
+# Messages waiting for the publisher beyond this are left to the sweeper.
+MAX_BACKLOG = 1000
+
+
+class Publisher:
+    """Sends committed work to Celery in order, after the answer, on one thread per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._pid = 0
+        self._backlog = 0
+        self._down_until = 0.0
+
+    def publish(self, jobs: Sequence[intake.Enqueue]) -> None:
+        if not jobs:
+            return
+        with self._lock:
+            pool = self._pool()
+            if self._backlog >= MAX_BACKLOG:
+                log.warning("enqueue_skipped", reason="backlog full", jobs=len(jobs))
+                return
+            self._backlog += 1
+            pool.submit(self._send, list(jobs))
+
+    def _pool(self) -> ThreadPoolExecutor:
+        # A pool made before gunicorn forked has no thread in this process: make our own.
+        if self._executor is None or self._pid != os.getpid():
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish")
+            self._pid = os.getpid()
+            self._backlog = 0
+        return self._executor
+
+    def _send(self, jobs: list[intake.Enqueue]) -> None:
+        try:
+            for task_name, args in jobs:
+                with self._lock:
+                    broker_down = time.monotonic() < self._down_until
+                if broker_down:
+                    log.warning("enqueue_skipped", reason="broker down", task=task_name, args=args)
+                elif not dispatch.send(task_name, *args):
+                    with self._lock:
+                        self._down_until = time.monotonic() + BROKER_DOWN_SECONDS
+        finally:
+            with self._lock:
+                self._backlog -= 1
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted so far is sent (or given up); for shutdown and tests."""
+        with self._lock:
+            pool = self._executor if self._pid == os.getpid() else None
+        if pool is None:
+            return True
+        marker: Future[None] = pool.submit(lambda: None)
+        try:
+            marker.result(timeout=timeout)
+        except FutureTimeout:
+            return False
+        return True
+
+
+publisher = Publisher()
+
+
+def _settings() -> Settings:
+    return current_app.config["BRIDGE_SETTINGS"]
+
+
+def _read_body(limit: int) -> bytes:
+    """The whole body, refusing it as soon as it passes ``limit`` (chunked bodies included)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+    stream = request.stream
+    buffer = bytearray()
+    while chunk := stream.read(READ_CHUNK):
+        buffer += chunk
+        if len(buffer) > limit:
+            raise RequestEntityTooLarge()
+    return bytes(buffer)
+
+
+def _order_field(body: bytes, limit: int) -> str | None:
+    # Our own parser: Flask's request.form would cap form fields at its 500 kB default.
+    parser = FormDataParser(max_form_memory_size=limit, max_content_length=limit)
+    stream = io.BytesIO(body)
+    _, form, _ = parser.parse(stream, request.mimetype, len(body), request.mimetype_params)
+    return form.get(intake.ORDER_FIELD)
+
+
+def _observe(outcome: str, status: int, started: float, result: intake.IntakeResult | None) -> None:
+    elapsed = time.perf_counter() - started
+    claimed = (request.headers.get(intake.STORE_HEADER) or "")[:64]
+    WEBHOOKS.labels(outcome=outcome).inc()
+    WEBHOOK_SECONDS.observe(elapsed)
+    log.info(
+        "webhook",
+        store_id=result.store_id if result else claimed,
+        orderdesk_order_id=result.orderdesk_order_id if result else "",
+        outcome=outcome,
+        status=status,
+        reason=result.reason if result else "",
+        ms=round(elapsed * 1000, 1),
+    )
+
+
+@bp.post("/webhooks/orderdesk")
+def orderdesk_webhook() -> tuple[Response, int]:
+    """Order Desk's Post Order JSON rule lands here; see design.md § Intake contract."""
+    started = g.intake_started = time.perf_counter()
+    limit = _settings().max_body_bytes
+    body = _read_body(limit)
+    result = intake.handle(
+        intake.IntakeRequest(
+            body=body,
+            order_field=_order_field(body, limit),
+            headers=request.headers,
+            remote_addr=request.remote_addr or "",
+        )
+    )
+    publisher.publish(result.enqueue)
+    _observe(result.outcome, result.status, started, result)
+    return jsonify(result.body), result.status
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
+    limit = _settings().max_body_bytes
+    if request.blueprint == bp.name:
+        _observe(intake.TOO_LARGE, 413, g.get("intake_started", time.perf_counter()), None)
+    return jsonify(error=f"payload too large (limit {limit} bytes)"), 413
