@@ -1,0 +1,182 @@
+"""``bridge orders``: find an order, read its history, retry or cancel it from a terminal."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import click
+
+from bridge import operations
+from bridge.db import session_scope
+from bridge.states import OrderState
+
+ACTOR = "cli"
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def _one_line(text: str | None, width: int) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@click.group("orders")
+def group() -> None:
+    """Find and act on orders (REF is the row id or STORE_ID:ORDERDESK_ID)."""
+
+
+@group.command("list")
+@click.option(
+    "--state", type=click.Choice([s.value for s in OrderState]), help="Only orders in this state."
+)
+@click.option("--store", "store", help="Only this Order Desk store id.")
+@click.option("--search", help="An Order Desk order id, or part of an order number.")
+@click.option("--limit", type=click.IntRange(1, operations.MAX_PAGE), default=50, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0)
+def list_(
+    state: str | None, store: str | None, search: str | None, limit: int, offset: int
+) -> None:
+    """List orders, newest first."""
+    with session_scope() as session:
+        orders = operations.find_orders(session, state, store, search, limit, offset)
+        rows = [
+            (
+                order.id,
+                operations.label(order.store, order),
+                order.order_number,
+                order.state,
+                order.attempts,
+                _when(order.updated_at),
+                order.reason or order.last_error or "",
+            )
+            for order in orders
+        ]
+    if not rows:
+        click.echo("no orders match")
+        return
+    click.echo(
+        f"{'ROW':>7}  {'STORE:ORDER':<22} {'NUMBER':<14} {'STATE':<18} {'TRIES':>5}  "
+        f"{'UPDATED (UTC)':<19}  REASON"
+    )
+    for row_id, name, number, state_, attempts, updated, reason in rows:
+        click.echo(
+            f"{row_id:>7}  {name:<22} {_one_line(number, 14):<14} {state_:<18} {attempts:>5}  "
+            f"{updated:<19}  {_one_line(reason, 60)}"
+        )
+
+
+@group.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(ref: str, as_json: bool) -> None:
+    """One order: its state, reason, every event, its shipments and webhook receipts."""
+    with session_scope() as session:
+        detail = operations.order_detail(session, ref)
+        view = _view(detail)
+    if as_json:
+        click.echo(json.dumps(view, indent=2, default=str))
+        return
+    summary = view["order"]
+    click.echo(f"order {summary['ref']} (row {summary['id']}), number {summary['order_number']}")
+    for key in ("store_name", "state", "attempts", "reason", "last_error", "warehouse_ref"):
+        if summary.get(key) not in (None, ""):
+            click.echo(f"  {key.replace('_', ' ')}: {summary[key]}")
+    if summary["changed_after_submission"]:
+        click.echo("  changed in Order Desk after it was submitted")
+    click.echo("events:")
+    for event in view["events"]:
+        move = f" {event['from_state']} -> {event['to_state']}" if event["to_state"] else ""
+        click.echo(f"  {event['at']}  {event['kind']}{move}: {event['message']}")
+        if event["detail"]:
+            click.echo(f"      {json.dumps(event['detail'], default=str, sort_keys=True)}")
+    click.echo("shipments:" if view["shipments"] else "shipments: none")
+    for item in view["shipments"]:
+        posted = f"posted {item['posted_at']}" if item["posted_at"] else "not posted"
+        void = ", voided" if item["voided"] else ""
+        click.echo(
+            f"  {item['package_id']}: {item['carrier']} {item['tracking_number']} ({posted}{void})"
+        )
+    click.echo("webhooks:" if view["receipts"] else "webhooks: none")
+    for receipt in view["receipts"]:
+        click.echo(
+            f"  {receipt['received_at']}  {receipt['http_status']} {receipt['outcome']}"
+            f"{': ' + receipt['reason'] if receipt['reason'] else ''}"
+        )
+
+
+def _view(detail: operations.OrderDetail) -> dict:
+    order = detail.order
+    return {
+        "order": {
+            "id": order.id,
+            "ref": operations.label(detail.store, order),
+            "store_name": detail.store.name,
+            "order_number": order.order_number,
+            "state": order.state,
+            "attempts": order.attempts,
+            "reason": order.reason,
+            "last_error": order.last_error,
+            "warehouse_ref": order.warehouse_ref,
+            "warehouse_status": order.warehouse_status,
+            "changed_after_submission": order.changed_after_submission,
+            "created_at": _when(order.created_at),
+            "updated_at": _when(order.updated_at),
+        },
+        "events": [
+            {
+                "at": _when(event.at),
+                "kind": event.kind,
+                "from_state": event.from_state,
+                "to_state": event.to_state,
+                "message": event.message,
+                "detail": event.detail or {},
+            }
+            for event in detail.events
+        ],
+        "shipments": [
+            {
+                "package_id": item.package_id,
+                "carrier": item.carrier,
+                "service": item.service,
+                "tracking_number": item.tracking_number,
+                "tracking_url": item.tracking_url,
+                "voided": item.voided,
+                "posted_at": _when(item.posted_at) if item.posted_at else None,
+                "last_error": item.last_error,
+            }
+            for item in detail.shipments
+        ],
+        "receipts": [
+            {
+                "received_at": _when(receipt.received_at),
+                "outcome": receipt.outcome,
+                "http_status": receipt.http_status,
+                "reason": receipt.reason,
+            }
+            for receipt in detail.receipts
+        ],
+    }
+
+
+def _report(result: operations.ActionResult) -> None:
+    line = f"order {result.label} is now {result.state}: {result.message}"
+    if result.enqueued is False:
+        line += " (the broker did not answer; the sweeper will send it within minutes)"
+    click.echo(line)
+
+
+@group.command()
+@click.argument("ref")
+def retry(ref: str) -> None:
+    """Send a failed or rejected order through the pipeline again."""
+    _report(operations.retry_order(ref, ACTOR))
+
+
+@group.command()
+@click.argument("ref")
+def cancel(ref: str) -> None:
+    """Ask the warehouse to cancel an order, as the cancel rule does."""
+    _report(operations.request_cancel(ref, ACTOR))
