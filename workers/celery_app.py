@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 from bridge import queues
+from bridge.logs import configure_logging
 from bridge.settings import Settings, get_settings
 
 # The longest a task may run, and the longest countdown we ever schedule. The broker's
@@ -36,6 +37,9 @@ def broker_options(settings: Settings) -> dict[str, Any]:
             "store_processed": False,
             # Fanout bindings (events, remote control); kombu's default is ./control in the cwd.
             "control_folder": str(folder / "control"),
+            # A worker whose prefetch is full sleeps this long before looking again (kombu's
+            # default 1 s capped a worker at about two tasks a second); a folder scan is cheap.
+            "polling_interval": 0.1,
         }
     if settings.broker_url.startswith(("redis://", "rediss://")):
         return {
@@ -91,6 +95,12 @@ def make_celery(settings: Settings | None = None) -> Celery:
         },
     )
     return app
+
+
+@signals.setup_logging.connect
+def _bridge_logging(**_: Any) -> None:
+    """Workers and beat log through the same structured setup as the web process."""
+    configure_logging(get_settings())
 
 
 app = make_celery()

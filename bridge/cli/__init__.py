@@ -9,10 +9,11 @@ import click
 from bridge import __version__
 from bridge.crypto import SecretError, new_secret_key
 from bridge.logs import configure_logging
+from bridge.operations import OperationError
 from bridge.settings import SettingsError, get_settings
 from bridge.stores import StoreError
 
-OPERATOR_ERRORS = (SettingsError, StoreError, SecretError)
+OPERATOR_ERRORS = (SettingsError, StoreError, SecretError, OperationError)
 
 
 class BridgeGroup(click.Group):
@@ -44,14 +45,17 @@ def sim() -> None:
 
 
 def _register() -> None:
-    from bridge.cli import backends, db, sim_orderdesk, sim_warehouse, stores
+    from bridge.cli import audit, backends, db, dev, orders, sim_orderdesk, sim_warehouse, stores
 
     main.add_command(db.group)
     main.add_command(stores.group)
     main.add_command(backends.group)
+    main.add_command(orders.group)
+    main.add_command(audit.command)
     sim.add_command(sim_orderdesk.command)
     sim.add_command(sim_warehouse.command)
     main.add_command(sim)
+    main.add_command(dev.command)
 
 
 _register()
