@@ -144,9 +144,7 @@ class Order(_Loose):
     customer: Annotated[Address | None, BeforeValidator(_as_optional_object)] = None
     checkout_data: LooseMap = Field(default_factory=dict)
     order_metadata: LooseMap = Field(default_factory=dict)
-    order_items: Annotated[list[OrderItem], BeforeValidator(_as_list)] = Field(
-        default_factory=list
-    )
+    order_items: Annotated[list[OrderItem], BeforeValidator(_as_list)] = Field(default_factory=list)
     order_shipments: Annotated[list[Shipment], BeforeValidator(_as_list)] = Field(
         default_factory=list
     )

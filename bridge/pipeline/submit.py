@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 import pydantic
 import structlog
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from bridge import dispatch, queues
@@ -36,7 +36,7 @@ from bridge.backends.models import FulfillmentOrder, RemoteRef
 from bridge.db import session_scope
 from bridge.history import record, transition
 from bridge.metrics import ORDER_TRANSITIONS
-from bridge.models import Order, utcnow
+from bridge.models import Order, OrderEvent, utcnow
 from bridge.orderdesk.payload import Order as OrderDeskOrder
 from bridge.pipeline import coalesce
 from bridge.pipeline.context import StoreContext
@@ -45,6 +45,8 @@ from bridge.settings import get_settings
 from bridge.states import OrderState
 
 log = structlog.get_logger(__name__)
+
+ATTEMPT_MESSAGE = "submission attempt"
 
 # Per-store steps whose triggers are merged: one folder move for all orders of a burst.
 COALESCED = {queues.MOVE_IN_PROCESS}
@@ -58,6 +60,9 @@ class Claim:
     order_number: str
     payload: dict
     attempts: int
+    # An earlier attempt (perhaps before an operator's retry reset the count) may have
+    # reached the warehouse unseen, so the warehouse is asked first.
+    tried_before: bool
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,14 @@ def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
         ).all()
         for order_id in [first_id, *others]:
             before = session.scalar(select(Order.state).where(Order.id == order_id))
+            tried_before = session.scalar(
+                select(
+                    exists().where(
+                        OrderEvent.order_id == order_id,
+                        OrderEvent.message.like(f"{ATTEMPT_MESSAGE} %"),
+                    )
+                )
+            )
             won = session.execute(
                 update(Order)
                 .where(Order.id == order_id, _claimable(now))
@@ -157,7 +170,7 @@ def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
                 session,
                 order,
                 "transition" if before == OrderState.RECEIVED.value else "attempt",
-                f"submission attempt {order.attempts}",
+                f"{ATTEMPT_MESSAGE} {order.attempts}",
                 attempt=order.attempts,
             )
             if before == OrderState.RECEIVED.value:
@@ -170,6 +183,7 @@ def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
                     order.order_number,
                     order.payload,
                     order.attempts,
+                    bool(tried_before),
                 )
             )
     return claims
@@ -212,7 +226,7 @@ def _look_up_earlier_attempts(
     """Adopt orders an earlier, unobserved attempt already created; return the rest."""
     remaining = []
     for claim, order in ready:
-        if claim.attempts <= 1:
+        if not claim.tried_before:
             remaining.append((claim, order))
             continue
         try:

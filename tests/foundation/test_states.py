@@ -24,7 +24,7 @@ MAIN_LINE = sorted(PROGRESS, key=PROGRESS.__getitem__)
 
 def test_every_state_has_a_row() -> None:
     assert set(TRANSITIONS) == set(OrderState)
-    assert TERMINAL == {S.SHIPPED, S.CANCELLED}
+    assert {S.SHIPPED, S.CANCELLED} == TERMINAL
 
 
 @pytest.mark.parametrize(

@@ -71,8 +71,18 @@ def test_cli_list_and_show_mask_secrets(database: str) -> None:
     result = runner.invoke(
         main,
         [
-            "stores", "add", "--store-id", "123456", "--name", "Acme", "--api-key", API_KEY,
-            "--backend", "shipstation", "--backend-config", json.dumps(SHIPSTATION),
+            "stores",
+            "add",
+            "--store-id",
+            "123456",
+            "--name",
+            "Acme",
+            "--api-key",
+            API_KEY,
+            "--backend",
+            "shipstation",
+            "--backend-config",
+            json.dumps(SHIPSTATION),
         ],
     )
     assert result.exit_code == 0, result.output
@@ -92,8 +102,17 @@ def test_update_and_disable(database: str) -> None:
     new_key = "replacement-key-000000000000"
     result = runner.invoke(
         main,
-        ["stores", "update", "123456", "--api-key", new_key, "--poll-interval", "120",
-         "--backend-config", '{"base_url": "http://127.0.0.1:10"}'],
+        [
+            "stores",
+            "update",
+            "123456",
+            "--api-key",
+            new_key,
+            "--poll-interval",
+            "120",
+            "--backend-config",
+            '{"base_url": "http://127.0.0.1:10"}',
+        ],
     )
     assert result.exit_code == 0, result.output
     assert runner.invoke(main, ["stores", "disable", "123456"]).exit_code == 0
@@ -126,8 +145,20 @@ def test_duplicate_store_is_refused_by_the_cli(database: str) -> None:
     _add()
     result = CliRunner().invoke(
         main,
-        ["stores", "add", "--store-id", "123456", "--name", "Again", "--api-key", "k" * 20,
-         "--backend", "shipstation", "--backend-config", json.dumps(SHIPSTATION)],
+        [
+            "stores",
+            "add",
+            "--store-id",
+            "123456",
+            "--name",
+            "Again",
+            "--api-key",
+            "k" * 20,
+            "--backend",
+            "shipstation",
+            "--backend-config",
+            json.dumps(SHIPSTATION),
+        ],
     )
     assert result.exit_code != 0
     assert "already registered" in result.output
