@@ -80,3 +80,8 @@ def child_exit(server: Any, worker: Any) -> None:
 def on_exit(server: Any) -> None:
     if _METRICS_DIR_IS_TEMPORARY:
         shutil.rmtree(METRICS_DIR, ignore_errors=True)
+
+
+# gunicorn 25+ opens a control socket at one per-user path ($HOME/.gunicorn/gunicorn.ctl), which
+# collides when several instances run as one user; the bridge does not use it.
+control_socket_disable = True
