@@ -348,9 +348,9 @@ class _Intake:
 
     def finish(self, result: IntakeResult) -> IntakeResult:
         body = self.request.body
-        # A plain INSERT: the receipt is never read back here, so skip the unit of work.
+        # A plain Core INSERT: the receipt is never read back, so skip the ORM's machinery.
         self.session.execute(
-            insert(WebhookReceipt).values(
+            insert(WebhookReceipt.__table__).values(
                 received_at=utcnow(),
                 store_id=self.store.id if self.store is not None else None,
                 claimed_store_id=self.claimed,
@@ -436,11 +436,12 @@ class _Decision:
         """The new row's id, or None when the order exists (a concurrent insert is waited for)."""
         dialect = self.session.get_bind().dialect.name
         upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = Order.__table__
         statement = (
-            upsert(Order)
+            upsert(table)
             .values(**self._row_values(), state=OrderState.RECEIVED.value)
             .on_conflict_do_nothing(index_elements=["store_id", "orderdesk_order_id"])
-            .returning(Order.id)
+            .returning(table.c.id)
         )
         return self.session.execute(statement).scalar_one_or_none()
 
