@@ -36,10 +36,12 @@ log = structlog.get_logger(__name__)
 MAX_ROUNDS = 10
 BATCH_ROWS = 500
 # Orders whose shipments may be posted: moved to "In Process" first, so the merchant's folder
-# rules see the orders in the order Order Desk expects.
+# rules see the orders in the order Order Desk expects. A shipped order may still get a package:
+# the replacement label after a void.
 POSTABLE_STATES = (
     OrderState.IN_PROCESS.value,
     OrderState.PARTIALLY_SHIPPED.value,
+    OrderState.SHIPPED.value,
     OrderState.CANCEL_REQUESTED.value,
 )
 

@@ -132,6 +132,14 @@ def test_voided_label_is_retracted_from_orderdesk(receive, orderdesk, warehouse)
         row = session.scalars(select(Shipment)).one()
         assert row.voided and row.retracted_at is not None
 
+    # The warehouse prints a replacement label: it reaches Order Desk although the order is shipped.
+    warehouse.ship(_key(order_id))
+    poll_warehouse(store_id)
+    assert post_shipments(store_id) == 1
+    [replacement] = orderdesk.shipments(STORE_ID, _od(order_id))
+    assert replacement["tracking_number"] != row.tracking_number
+    assert order_row(order_id).state == OrderState.SHIPPED
+
 
 def test_history_notes_are_written_once(receive, orderdesk) -> None:
     [order_id] = _submitted(receive)
