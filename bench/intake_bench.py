@@ -53,14 +53,13 @@ STORE_ID = "700001"
 API_KEY = "bench-key-" + uuid.uuid4().hex
 SECRET_KEY = "bench-secret-key-" + uuid.uuid4().hex
 PATH = "/webhooks/orderdesk"
+# Both apps are served alike, as deploy/gunicorn.conf.py serves the bridge: sync workers.
 GUNICORN = [
     str(Path(sys.executable).parent / "gunicorn"),
     "--workers",
-    "2",
+    str(2 * (os.cpu_count() or 1)),
     "--worker-class",
-    "gthread",
-    "--threads",
-    "4",
+    "sync",
 ]
 
 
@@ -291,7 +290,7 @@ def _print(run: Run) -> None:
 @click.option("--rate", default=200.0, show_default=True, help="Fixed-rate requests per second.")
 @click.option("--rate-seconds", default=5.0, show_default=True, help="Fixed-rate duration.")
 def main(total: int, concurrency: int, rate: float, rate_seconds: float) -> None:
-    """Benchmark the intake against a bare Flask endpoint under gunicorn (2 gthread workers)."""
+    """Benchmark the intake against a bare Flask endpoint under gunicorn (sync workers)."""
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     rate_total = max(1, int(rate * rate_seconds))

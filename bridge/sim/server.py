@@ -28,12 +28,23 @@ class BackgroundServer:
     """A threaded werkzeug server bound to loopback; ``url`` is known once started."""
 
     def __init__(
-        self, app: Any, host: str = "127.0.0.1", port: int = 0, *, access_log: bool = False
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        access_log: bool = False,
+        finish_requests: bool = False,
     ) -> None:
+        """``finish_requests``: ``stop()`` waits for requests in flight, including the work a
+        response does when it closes (the intake publishes then), as gunicorn's graceful stop does.
+        """
         handler = WSGIRequestHandler if access_log else QuietRequestHandler
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=handler
         )
+        self._server.daemon_threads = not finish_requests
+        self._server.block_on_close = finish_requests
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": POLL_INTERVAL},
