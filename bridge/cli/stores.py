@@ -139,10 +139,16 @@ def check(store_id: str) -> None:
             error_folder=context.error_folder,
             cancel_folder=context.cancel_folder,
         )
-        if result.ok:
-            folders = {name: str(fid) for name, fid in client.get_store().folders.items()}
-            with session_scope() as session:
-                StoreRegistry(session).get(store_id).orderdesk_folders = folders
+    if result.ok:
+        # The folders this store uses, by the names the pipeline and intake look up.
+        names = {
+            "in_process": context.in_process_folder,
+            "error": context.error_folder,
+            "cancel": context.cancel_folder,
+        }
+        folders = {names[role]: str(fid) for role, fid in result.folders.items()}
+        with session_scope() as session:
+            StoreRegistry(session).get(store_id).orderdesk_folders = folders
     problems = list(result.problems)
     try:
         with context.backend() as backend:

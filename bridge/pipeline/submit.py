@@ -165,7 +165,6 @@ def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
             if not won:
                 continue
             order = session.get(Order, order_id)
-            session.refresh(order)
             event = record(
                 session,
                 order,
