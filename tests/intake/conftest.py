@@ -29,7 +29,7 @@ from tests.conftest import REDIS_SERVER
 from web import create_app
 
 PROJECT = Path(__file__).resolve().parents[2]
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STORE_ID = "412345"
 API_KEY = "od-test-key-7c1e55a0b9d24f16a8e3"
 CANCEL_FOLDER_ID = "21658"

@@ -28,7 +28,7 @@ from bridge.states import OrderState
 from bridge.stores import StoreRegistry
 from tests.conftest import reset_caches
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STORE_ID = "515151"
 API_KEY = "ops-orderdesk-key-SECRET-9f3a7c"
 WAREHOUSE_KEY = "ops-warehouse-key-SECRET-41d2"
