@@ -8,14 +8,33 @@ verifying, recording and committing costs on this machine. Two loads, loopback o
 * fixed rate: ``--rate`` requests per second for ``--rate-seconds`` (open loop; latency is measured
   from the scheduled send time, so a server that falls behind shows it in p99).
 
+The load generator shares the machine with the servers, so ``--client`` picks how lean it is:
+
+* ``requests`` (default): a thread pool with a ``requests.Session`` per thread, as an ordinary
+  Python caller would post;
+* ``raw``: every HTTP/1.1 request is encoded to bytes before the clock starts and sent over a plain
+  socket (``Connection: close``, as gunicorn's sync workers close each connection anyway) from one
+  asyncio loop in one thread, reading only the status code back. It leaves more of the cores to
+  the servers. Bare and intake always use the same client within a run.
+
+Each run reports CPU per request for three parties, from ``/proc`` (utime + stime) before and
+after the run: ``server`` (gunicorn's workers), ``database`` (every PostgreSQL process on the
+machine: backends and background writers, so another database's activity on the same server counts
+too) and ``broker`` (the private ``redis-server``; 0 and flagged in the JSON when the shared Redis
+is used, whose CPU also serves others). They matter because the throughput ratio and p99 depend on
+everything that shares the cores, not just the app: a commit the intake waits for is PostgreSQL
+CPU, and what PostgreSQL, Redis and the client use is taken from the workers.
+
 Needs PostgreSQL (a temporary database is created, migrated and dropped) and Redis as the broker
 (a private ``redis-server`` when the binary exists). Writes ``bench/results/intake.json``.
 
     .venv/bin/python bench/intake_bench.py --requests 2000 --concurrency 8 --rate 200
+    .venv/bin/python bench/intake_bench.py --requests 2000 --concurrency 8 --rate 200 --client raw
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -27,12 +46,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import urlencode
+from typing import Protocol
+from urllib.parse import urlencode, urlsplit
 
 import click
 import psycopg
@@ -61,6 +81,12 @@ GUNICORN = [
     "--worker-class",
     "sync",
 ]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# The raw client's fixed-rate load holds at most this many connections open: enough to keep the
+# schedule while the server lags by a second or so, and few enough to stay far below the fd limit.
+RAW_IN_FLIGHT = 256
+REQUEST_TIMEOUT = 10.0
+Item = tuple[bytes, dict[str, str]]
 
 
 @dataclass
@@ -74,6 +100,8 @@ class Run:
     p99_ms: float
     max_ms: float
     server_cpu_ms_per_request: float = 0.0
+    database_cpu_ms_per_request: float = 0.0
+    broker_cpu_ms_per_request: float = 0.0
 
 
 def _free_port() -> int:
@@ -110,11 +138,12 @@ def postgres_database() -> Iterator[str]:
 
 
 @contextmanager
-def redis_broker() -> Iterator[str]:
+def redis_broker() -> Iterator[tuple[str, int | None]]:
+    """The broker's URL and, for a private ``redis-server``, its pid (None for the shared Redis)."""
     binary = shutil.which("redis-server")
     if binary is None:
         url = "redis://127.0.0.1:6379/12"
-        yield url
+        yield url, None
         redis.Redis.from_url(url).flushdb()
         return
     port = _free_port()
@@ -123,23 +152,81 @@ def redis_broker() -> Iterator[str]:
     url = f"redis://127.0.0.1:{port}/0"
     try:
         _wait_until(lambda: bool(redis.Redis.from_url(url).ping()), "redis-server")
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
+def _cpu_ticks(pid: int | str, *, reaped_children: bool = False) -> int:
+    """utime + stime of one process (all its threads), plus what its exited children used if asked.
+
+    A process that is gone or not ours to read counts 0: the figures are sums over whatever exists.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (ProcessLookupError, FileNotFoundError, PermissionError):
+        return 0
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks
+
+
 def server_cpu_seconds(master_pid: int) -> float:
     """CPU used so far by gunicorn's workers: a figure the other load on the machine cannot skew."""
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    ticks = 0
-    for child in children:
-        try:
-            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(_cpu_ticks(child) for child in children) / CLOCK_TICKS
+
+
+def _is_postgres(pid: str) -> bool:
+    """Whether a process is PostgreSQL's: a retitled ``postgres: ...`` child, or the postmaster.
+
+    The postmaster keeps the path it was started with (``/usr/lib/postgresql/15/bin/postgres``),
+    so its program's base name is checked as well as the ``postgres`` prefix of its children.
+    """
+    try:
+        program = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+    except (ProcessLookupError, FileNotFoundError, PermissionError):
+        return False
+    return program.startswith(b"postgres:") or os.path.basename(program) == b"postgres"
+
+
+def database_cpu_seconds() -> float:
+    """CPU used so far by every PostgreSQL process on the machine: backends and background workers.
+
+    Exited children count through the postmaster's cutime/cstime, so a backend that ends during a
+    run keeps its share instead of vanishing from the sum.
+    """
+    pids = [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    ticks = sum(_cpu_ticks(pid, reaped_children=True) for pid in pids if _is_postgres(pid))
+    return ticks / CLOCK_TICKS
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds used so far by each party that shares the cores with the load generator."""
+
+    server: float
+    database: float
+    broker: float
+
+    @classmethod
+    def take(cls, server_pid: int, broker_pid: int | None) -> CpuSample:
+        """Read all three now; the broker counts 0 when it is the shared Redis, not ours alone."""
+        broker = 0.0 if broker_pid is None else _cpu_ticks(broker_pid) / CLOCK_TICKS
+        return cls(server_cpu_seconds(server_pid), database_cpu_seconds(), broker)
+
+    def charge(self, run: Run, before: CpuSample, count: int) -> None:
+        """Record on ``run`` what each party used since ``before``, per request of the run."""
+
+        def per_request(seconds: float) -> float:
+            return round(seconds / count * 1000, 2)
+
+        run.server_cpu_ms_per_request = per_request(self.server - before.server)
+        run.database_cpu_ms_per_request = per_request(self.database - before.database)
+        run.broker_cpu_ms_per_request = per_request(self.broker - before.broker)
 
 
 @contextmanager
@@ -177,7 +264,7 @@ def add_store(database_url: str) -> None:
         )
 
 
-def signed_bodies(count: int, first_id: int) -> list[tuple[bytes, dict[str, str]]]:
+def signed_bodies(count: int, first_id: int) -> list[Item]:
     """Distinct orders, encoded and signed ahead so the client spends little CPU while timing."""
     template = json.loads(FIXTURE.read_text())
     bodies = []
@@ -192,8 +279,31 @@ def signed_bodies(count: int, first_id: int) -> list[tuple[bytes, dict[str, str]
     return bodies
 
 
-class Client:
-    """One ``requests.Session`` per thread, kept alive across requests."""
+@dataclass
+class Timings:
+    """What one load measured, before it is summarised into a ``Run``."""
+
+    latencies: list[float]
+    ok: int
+    seconds: float
+
+
+class LoadClient(Protocol):
+    """A load generator for both loads; each method does its preparation before starting its clock.
+
+    The two implementations differ in how they run concurrently (threads or one asyncio loop), so
+    the interface is a whole load rather than a single request.
+    """
+
+    def closed_loop(self, items: Sequence[Item], concurrency: int) -> Timings:
+        """Send ``items`` from ``concurrency`` clients, each sending again as soon as answered."""
+
+    def fixed_rate(self, items: Sequence[Item], rate: float) -> Timings:
+        """Send ``items`` at ``rate`` per second, timing each from its scheduled send time."""
+
+
+class RequestsClient:
+    """One ``requests.Session`` per thread, kept alive across requests, as an ordinary caller."""
 
     def __init__(self, url: str) -> None:
         self.url = url + PATH
@@ -204,69 +314,175 @@ class Client:
         if session is None:
             session = self._local.session = requests.Session()
         try:
-            response = session.post(self.url, data=body, headers=headers, timeout=10)
+            response = session.post(self.url, data=body, headers=headers, timeout=REQUEST_TIMEOUT)
         except requests.RequestException:
             return False
         return response.status_code == 200
 
+    def closed_loop(self, items: Sequence[Item], concurrency: int) -> Timings:
+        latencies: list[float] = []
+        ok = 0
+        lock = threading.Lock()
 
-def _summary(name: str, latencies: list[float], ok: int, seconds: float) -> Run:
-    ordered = sorted(latencies)
+        def one(item: Item) -> None:
+            nonlocal ok
+            started = time.perf_counter()
+            success = self.post(*item)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                ok += success
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            list(pool.map(one, items))
+        return Timings(latencies, ok, time.perf_counter() - started)
+
+    def fixed_rate(self, items: Sequence[Item], rate: float) -> Timings:
+        latencies: list[float] = []
+        ok = 0
+        lock = threading.Lock()
+
+        def one(item: Item, scheduled: float) -> None:
+            nonlocal ok
+            success = self.post(*item)
+            elapsed = time.perf_counter() - scheduled
+            with lock:
+                latencies.append(elapsed)
+                ok += success
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=64) as pool:
+            for index, item in enumerate(items):
+                scheduled = started + index / rate
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                pool.submit(one, item, scheduled)
+        return Timings(latencies, ok, time.perf_counter() - started)
+
+
+class RawClient:
+    """Pre-encoded HTTP/1.1 over plain sockets from one asyncio loop in this thread.
+
+    On two cores every millisecond the load generator spends is taken from the servers; this
+    client does no header building, connection pooling or response parsing while timing, and no
+    thread switching, so the servers keep more of the machine. A request is one connection
+    (``Connection: close``, which gunicorn's sync workers do anyway), read until the server closes.
+    """
+
+    def __init__(self, url: str) -> None:
+        address = urlsplit(url)
+        if address.hostname is None or address.port is None:
+            raise click.ClickException(f"raw client needs a host and port, not {url!r}")
+        self.host = address.hostname
+        self.port = address.port
+
+    def _encode(self, items: Sequence[Item]) -> list[bytes]:
+        """The exact bytes of each request, with the same headers the requests client sends."""
+        requests_bytes = []
+        for body, headers in items:
+            lines = [
+                f"POST {PATH} HTTP/1.1",
+                f"Host: {self.host}:{self.port}",
+                *(f"{name}: {value}" for name, value in headers.items()),
+                f"Content-Length: {len(body)}",
+                "Connection: close",
+            ]
+            requests_bytes.append(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        return requests_bytes
+
+    async def _post(self, request: bytes) -> bool:
+        """Send one request; True only for a complete exchange that answered 200."""
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+                try:
+                    writer.write(request)
+                    await writer.drain()
+                    response = await reader.read()  # until the server closes
+                finally:
+                    writer.close()
+        except (OSError, TimeoutError):
+            return False
+        status = response.split(b"\r\n", 1)[0].split(b" ", 2)
+        return len(status) >= 2 and status[0].startswith(b"HTTP/") and status[1] == b"200"
+
+    def closed_loop(self, items: Sequence[Item], concurrency: int) -> Timings:
+        return asyncio.run(self._closed_loop(self._encode(items), concurrency))
+
+    def fixed_rate(self, items: Sequence[Item], rate: float) -> Timings:
+        return asyncio.run(self._fixed_rate(self._encode(items), rate))
+
+    async def _closed_loop(self, encoded: list[bytes], concurrency: int) -> Timings:
+        latencies: list[float] = []
+        ok = 0
+        pending = iter(encoded)  # shared: each sender takes the next request when it is free
+
+        async def sender() -> None:
+            nonlocal ok
+            for request in pending:
+                started = time.perf_counter()
+                success = await self._post(request)
+                latencies.append(time.perf_counter() - started)
+                ok += success
+
+        started = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        return Timings(latencies, ok, time.perf_counter() - started)
+
+    async def _fixed_rate(self, encoded: list[bytes], rate: float) -> Timings:
+        latencies: list[float] = []
+        ok = 0
+        in_flight = asyncio.Semaphore(RAW_IN_FLIGHT)
+
+        async def one(request: bytes, scheduled: float) -> None:
+            nonlocal ok
+            try:
+                success = await self._post(request)
+            finally:
+                in_flight.release()
+            latencies.append(time.perf_counter() - scheduled)
+            ok += success
+
+        tasks = []
+        started = time.perf_counter()
+        for index, request in enumerate(encoded):
+            scheduled = started + index / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            # Waiting for a slot delays the send, not the schedule: the wait shows in the latency.
+            await in_flight.acquire()
+            tasks.append(asyncio.create_task(one(request, scheduled)))
+        await asyncio.gather(*tasks)
+        return Timings(latencies, ok, time.perf_counter() - started)
+
+
+CLIENTS: dict[str, Callable[[str], LoadClient]] = {"requests": RequestsClient, "raw": RawClient}
+
+
+def _summary(name: str, timings: Timings) -> Run:
+    ordered = sorted(timings.latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return Run(
         name=name,
-        requests=len(latencies),
-        ok=ok,
-        seconds=round(seconds, 3),
-        per_second=round(len(latencies) / seconds, 1),
+        requests=len(ordered),
+        ok=timings.ok,
+        seconds=round(timings.seconds, 3),
+        per_second=round(len(ordered) / timings.seconds, 1),
         p50_ms=round(statistics.median(ordered) * 1000, 2),
         p99_ms=round(p99 * 1000, 2),
         max_ms=round(ordered[-1] * 1000, 2),
     )
 
 
-def closed_loop(name: str, client: Client, bodies: list, concurrency: int) -> Run:
-    latencies: list[float] = []
-    ok = 0
-    lock = threading.Lock()
-
-    def one(item: tuple[bytes, dict[str, str]]) -> None:
-        nonlocal ok
-        started = time.perf_counter()
-        success = client.post(*item)
-        elapsed = time.perf_counter() - started
-        with lock:
-            latencies.append(elapsed)
-            ok += success
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(one, bodies))
-    return _summary(name, latencies, ok, time.perf_counter() - started)
+def closed_loop(name: str, client: LoadClient, bodies: Sequence[Item], concurrency: int) -> Run:
+    return _summary(name, client.closed_loop(bodies, concurrency))
 
 
-def fixed_rate(name: str, client: Client, bodies: list, rate: float) -> Run:
-    latencies: list[float] = []
-    ok = 0
-    lock = threading.Lock()
-
-    def one(item: tuple[bytes, dict[str, str]], scheduled: float) -> None:
-        nonlocal ok
-        success = client.post(*item)
-        elapsed = time.perf_counter() - scheduled
-        with lock:
-            latencies.append(elapsed)
-            ok += success
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=64) as pool:
-        for index, item in enumerate(bodies):
-            scheduled = started + index / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            pool.submit(one, item, scheduled)
-    return _summary(name, latencies, ok, time.perf_counter() - started)
+def fixed_rate(name: str, client: LoadClient, bodies: Sequence[Item], rate: float) -> Run:
+    return _summary(name, client.fixed_rate(bodies, rate))
 
 
 def count_orders(database_url: str) -> int:
@@ -276,27 +492,37 @@ def count_orders(database_url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _print(run: Run) -> None:
+def _print(run: Run, broker_measured: bool) -> None:
+    broker = f"{run.broker_cpu_ms_per_request:>5.2f}" if broker_measured else "  n/a"
     click.echo(
         f"{run.name:<22} {run.requests:>6} req {run.ok:>6} ok {run.per_second:>8.1f}/s "
         f"p50 {run.p50_ms:>7.2f} ms  p99 {run.p99_ms:>7.2f} ms  max {run.max_ms:>7.2f} ms  "
-        f"server CPU {run.server_cpu_ms_per_request:>5.2f} ms/req"
+        f"CPU ms/req: server {run.server_cpu_ms_per_request:>5.2f} "
+        f"database {run.database_cpu_ms_per_request:>5.2f} broker {broker}"
     )
 
 
 @click.command()
 @click.option("--requests", "total", default=2000, show_default=True, help="Closed-loop requests.")
-@click.option("--concurrency", default=8, show_default=True, help="Closed-loop client threads.")
+@click.option("--concurrency", default=8, show_default=True, help="Closed-loop concurrent clients.")
 @click.option("--rate", default=200.0, show_default=True, help="Fixed-rate requests per second.")
 @click.option("--rate-seconds", default=5.0, show_default=True, help="Fixed-rate duration.")
-def main(total: int, concurrency: int, rate: float, rate_seconds: float) -> None:
+@click.option(
+    "--client",
+    "client_kind",
+    type=click.Choice(list(CLIENTS)),
+    default="requests",
+    show_default=True,
+    help="Load generator: requests sessions in threads, or raw pre-encoded HTTP from asyncio.",
+)
+def main(total: int, concurrency: int, rate: float, rate_seconds: float, client_kind: str) -> None:
     """Benchmark the intake against a bare Flask endpoint under gunicorn (sync workers)."""
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     rate_total = max(1, int(rate * rate_seconds))
     load_before = os.getloadavg()
     warmup = 50
-    with postgres_database() as database_url, redis_broker() as broker_url:
+    with postgres_database() as database_url, redis_broker() as (broker_url, broker_pid):
         add_store(database_url)
         env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
         env.update(
@@ -314,27 +540,30 @@ def main(total: int, concurrency: int, rate: float, rate_seconds: float) -> None
         ]
         for label, app in apps:
             with gunicorn(app, env, results_dir / f"gunicorn-{label}.log") as (url, pid):
-                client = Client(url)
+                client = CLIENTS[client_kind](url)
                 closed_loop("warm-up", client, bodies[:warmup], concurrency)
                 loads = [
                     (f"{label} closed-loop", bodies[warmup : warmup + total], concurrency),
                     (f"{label} {rate:g}/s", bodies[warmup + total :], None),
                 ]
                 for name, batch, threads in loads:
-                    cpu_before = server_cpu_seconds(pid)
+                    cpu_before = CpuSample.take(pid, broker_pid)
                     if threads is None:
                         run = fixed_rate(name, client, batch, rate)
                     else:
                         run = closed_loop(name, client, batch, threads)
-                    cpu = server_cpu_seconds(pid) - cpu_before
-                    run.server_cpu_ms_per_request = round(cpu / len(batch) * 1000, 2)
+                    CpuSample.take(pid, broker_pid).charge(run, cpu_before, len(batch))
                     runs.append(run)
         stored = count_orders(database_url)
         queued = redis.Redis.from_url(broker_url).llen("intake")
 
     bare, _, intake_run, intake_rate = runs
+    broker_measured = broker_pid is not None
+    click.echo(f"client: {client_kind}")
     for run in runs:
-        _print(run)
+        _print(run, broker_measured)
+    if not broker_measured:
+        click.echo("broker CPU not measured: the shared Redis serves others too")
     ratio = intake_run.per_second / bare.per_second
     met = ratio >= 0.5 and intake_rate.p99_ms < 50 and intake_rate.ok == intake_rate.requests
     expected_rows = warmup + intake_run.ok + intake_rate.ok
@@ -352,6 +581,8 @@ def main(total: int, concurrency: int, rate: float, rate_seconds: float) -> None
             "load_average_after": os.getloadavg(),
         },
         "gunicorn": GUNICORN[1:],
+        "client": client_kind,
+        "broker_cpu_measured": broker_measured,
         "runs": [asdict(run) for run in runs],
         "throughput_ratio": round(ratio, 3),
         "orders_stored": stored,
