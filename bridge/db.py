@@ -46,6 +46,7 @@ def create_bridge_engine(url: str, **options: Any) -> Engine:
 
 
 _engines: dict[str, Engine] = {}
+_statement_engines: dict[str, Engine] = {}
 _sessionmakers: dict[str, sessionmaker[Session]] = {}
 _lock = threading.Lock()
 
@@ -56,6 +57,20 @@ def engine_for(url: str) -> Engine:
             _engines[url] = create_bridge_engine(url)
             _sessionmakers[url] = sessionmaker(bind=_engines[url], expire_on_commit=False)
         return _engines[url]
+
+
+def statement_engine_for(url: str) -> Engine:
+    """A PostgreSQL engine whose statements commit one by one, with no pre-ping.
+
+    For work that is a single statement (the intake's accept): BEGIN and COMMIT would be two
+    more round trips and the pre-ping a third. Its callers retry once on a dropped connection.
+    """
+    with _lock:
+        if url not in _statement_engines:
+            _statement_engines[url] = create_bridge_engine(
+                url, isolation_level="AUTOCOMMIT", pool_pre_ping=False, pool_size=2
+            )
+        return _statement_engines[url]
 
 
 def get_engine() -> Engine:
@@ -85,7 +100,8 @@ def session_scope() -> Iterator[Session]:
 def reset_engines() -> None:
     """Dispose cached engines: tests switch databases, forked workers must not share pools."""
     with _lock:
-        for engine in _engines.values():
+        for engine in [*_engines.values(), *_statement_engines.values()]:
             engine.dispose()
         _engines.clear()
+        _statement_engines.clear()
         _sessionmakers.clear()

@@ -8,6 +8,12 @@ repeat means (a plain duplicate, a newer payload before or after submission, a c
 order, a cancellation). Work for Celery is only *described* here (``IntakeResult.enqueue``): the
 caller publishes it after the commit, and the sweeper covers a publish that never happens.
 
+The busy case (the first delivery of a fulfillable order for a store this process has seen)
+skips the transaction: ``accept_for_known_store`` checks the signature against the process's
+snapshot of the store and writes order and receipt in one statement (``bridge.intake_accept``),
+which also re-checks the store. Anything it cannot accept outright takes the full path here.
+That took the intake from about 7 to about 4 ms of CPU per webhook (``bench/intake_bench.py``).
+
 This module knows nothing of Flask: ``web/intake.py`` reads the body and hands over an
 ``IntakeRequest``. Outcomes and bodies follow design.md § Intake contract, plus one addition:
 an order posted from the store's cancel folder answers ``{"result": "cancel_requested"}`` (or
@@ -40,9 +46,12 @@ from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
 from bridge.crypto import SecretError
 from bridge.db import session_scope
 from bridge.history import record, transition
+from bridge.intake_accept import accept_new_order
 from bridge.models import Order, Store, WebhookReceipt, utcnow
 from bridge.orderdesk import payload
+from bridge.settings import get_settings
 from bridge.states import TERMINAL, OrderState, can_move
+from bridge.storecache import StoreSnapshot, store_cache
 from bridge.stores import StoreRegistry
 
 log = structlog.get_logger(__name__)
@@ -136,7 +145,7 @@ def verify_signature(order_field: str, header_hash: str | None, api_key: str) ->
     return matched
 
 
-def is_cancel_request(store: Store, order_json: Mapping[str, Any]) -> bool:
+def is_cancel_request(store: Store | StoreSnapshot, order_json: Mapping[str, Any]) -> bool:
     """An order posted while it sits in the store's cancel folder asks us to cancel it.
 
     The folder id is resolved through ``orderdesk_folders`` (filled from ``GET /store`` outside
@@ -271,6 +280,51 @@ def _peek_order_id(data: Any) -> str:
     return ""
 
 
+def why_unfulfillable(order: payload.Order) -> str | None:
+    """Why the warehouse could not ship this order as sent, in words for the merchant."""
+    try:
+        to_fulfillment_order(order)
+    except Unfulfillable as exc:
+        return exc.reason
+    return None
+
+
+def order_row_values(store: Store | StoreSnapshot, parsed: ParsedOrder) -> dict[str, Any]:
+    """The order row's columns taken from the payload (both accepting paths write these)."""
+    order = parsed.order
+    return {
+        "store_id": store.id,
+        "orderdesk_order_id": order.id,
+        "order_number": (order.source_id.strip() or order.id)[:64],
+        "payload": parsed.data,
+        "payload_sha256": parsed.sha256,
+        "orderdesk_updated_at": order.date_updated[:32],
+        "idempotency_key": f"od-{store.orderdesk_store_id}-{order.id}",
+    }
+
+
+def receipt_values(
+    request: IntakeRequest,
+    store_row_id: int | None,
+    claimed_store_id: str,
+    orderdesk_order_id: str,
+    result: IntakeResult,
+) -> dict[str, Any]:
+    """The receipt's columns; the body itself is never kept, only its hash and size."""
+    return {
+        "received_at": utcnow(),
+        "store_id": store_row_id,
+        "claimed_store_id": claimed_store_id,
+        "orderdesk_order_id": orderdesk_order_id,
+        "outcome": result.outcome,
+        "http_status": result.status,
+        "reason": result.reason,
+        "body_sha256": hashlib.sha256(request.body).hexdigest(),
+        "body_bytes": len(request.body),
+        "remote_addr": _clean(request.remote_addr, 64),
+    }
+
+
 def _is_database_outage(exc: DBAPIError) -> bool:
     return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
 
@@ -284,6 +338,9 @@ def handle(
     A database outage answers 503 with nothing written, so Order Desk retries later.
     """
     try:
+        accepted = accept_for_known_store(request)
+        if accepted is not None:
+            return accepted
         with transaction() as session:
             return _Intake(session, request).run()
     except DBAPIError as exc:
@@ -295,6 +352,53 @@ def handle(
         log.error("intake_api_key_unreadable", store_id=_clean(request.header(STORE_HEADER), 64))
         error = "the store's API key cannot be read; check BRIDGE_SECRET_KEY"
         return IntakeResult(503, {"error": error}, UNAVAILABLE)
+
+
+def accept_for_known_store(request: IntakeRequest) -> IntakeResult | None:
+    """The busy case, a new order for a store this process knows, in one statement; else None.
+
+    Only ever accepts: whatever it cannot accept outright (no snapshot, a signature that does
+    not match the remembered key, bad JSON, a cancellation, an unfulfillable order, a store
+    changed since the snapshot, an order already held) goes to the full path, which reads the
+    store afresh and decides. See ``bridge.storecache`` and ``bridge.intake_accept``.
+    """
+    settings = get_settings()
+    database_url = settings.database_url
+    field_value = request.order_field
+    if not database_url.startswith("postgresql") or not field_value:
+        return None
+    claimed = _clean(request.header(STORE_HEADER), 64).strip()
+    store = store_cache.get(database_url, claimed, settings.store_cache_seconds)
+    if store is None or not store.active:
+        return None
+    if not verify_signature(field_value, request.header(HASH_HEADER), store.api_key):
+        return None
+    try:
+        parsed = parse_order(field_value)
+    except BadPayload:
+        return None
+    if is_cancel_request(store, parsed.data) or why_unfulfillable(parsed.order):
+        return None
+    od_id = parsed.order.id
+    result = IntakeResult(
+        200,
+        {"result": ACCEPTED, "order_id": od_id},
+        ACCEPTED,
+        store_id=claimed,
+        orderdesk_order_id=od_id,
+    )
+    row = {
+        **order_row_values(store, parsed),
+        "payload": parsed.text,
+        "state": OrderState.RECEIVED.value,
+    }
+    receipt = receipt_values(request, store.id, claimed, od_id, result)
+    new_id = accept_new_order(database_url, row, receipt, store.updated_at)
+    if new_id is None:
+        return None
+    result.order_row_id = new_id
+    result.enqueue = [(queues.SUBMIT_ORDER, (new_id,))]
+    return result
 
 
 class _Intake:
@@ -331,6 +435,7 @@ class _Intake:
         if not signature:
             return self._refuse(403, REFUSED, f"the {HASH_HEADER} header is missing")
         api_key = StoreRegistry(self.session).api_key(self.store)
+        store_cache.remember(get_settings().database_url, self.store, api_key)
         if not verify_signature(field_value, signature, api_key):
             return self._refuse(403, REFUSED, f"the {HASH_HEADER} header does not match")
 
@@ -347,22 +452,12 @@ class _Intake:
         return self.finish(IntakeResult(status, {"error": reason}, outcome, reason=reason))
 
     def finish(self, result: IntakeResult) -> IntakeResult:
-        body = self.request.body
-        # A plain Core INSERT: the receipt is never read back, so skip the ORM's machinery.
-        self.session.execute(
-            insert(WebhookReceipt.__table__).values(
-                received_at=utcnow(),
-                store_id=self.store.id if self.store is not None else None,
-                claimed_store_id=self.claimed,
-                orderdesk_order_id=self.orderdesk_order_id,
-                outcome=result.outcome,
-                http_status=result.status,
-                reason=result.reason,
-                body_sha256=hashlib.sha256(body).hexdigest(),
-                body_bytes=len(body),
-                remote_addr=_clean(self.request.remote_addr, 64),
-            )
+        store_row_id = self.store.id if self.store is not None else None
+        values = receipt_values(
+            self.request, store_row_id, self.claimed, self.orderdesk_order_id, result
         )
+        # A plain Core INSERT: the receipt is never read back, so skip the ORM's machinery.
+        self.session.execute(insert(WebhookReceipt.__table__).values(**values))
         result.store_id = self.claimed
         result.orderdesk_order_id = self.orderdesk_order_id
         return result
@@ -378,14 +473,7 @@ class _Decision:
         self.store: Store = intake.store
         self.parsed = parsed
         self.od_id = parsed.order.id
-        self.unfulfillable = self._why_unfulfillable()
-
-    def _why_unfulfillable(self) -> str | None:
-        try:
-            to_fulfillment_order(self.parsed.order)
-        except Unfulfillable as exc:
-            return exc.reason
-        return None
+        self.unfulfillable = why_unfulfillable(parsed.order)
 
     def run(self) -> IntakeResult:
         cancel = is_cancel_request(self.store, self.parsed.data)
@@ -455,16 +543,7 @@ class _Decision:
         ).scalar_one()
 
     def _row_values(self) -> dict[str, Any]:
-        order = self.parsed.order
-        return {
-            "store_id": self.store.id,
-            "orderdesk_order_id": self.od_id,
-            "order_number": (order.source_id.strip() or self.od_id)[:64],
-            "payload": self.parsed.data,
-            "payload_sha256": self.parsed.sha256,
-            "orderdesk_updated_at": order.date_updated[:32],
-            "idempotency_key": f"od-{self.store.orderdesk_store_id}-{self.od_id}",
-        }
+        return order_row_values(self.store, self.parsed)
 
     def _refresh(self, order: Order) -> None:
         values = self._row_values()

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    store_cache_seconds: float = Field(default=60.0, ge=0)
     http_timeout: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=8, gt=0)
     retry_base_seconds: float = Field(default=10.0, gt=0)

@@ -45,8 +45,9 @@ def _metrics_dir() -> tuple[Path, bool]:
 bind = _bind()
 workers = int(os.environ.get("WEB_CONCURRENCY") or _default_workers())
 # Sync workers: bench/intake_bench.py on 2 cores took 216 webhooks/s with 4 sync workers against
-# 196/s with 2 gthread workers of 4 threads (threads in one process contend for the GIL, and a
-# webhook holds PostgreSQL for a few milliseconds only). Keep a proxy in front for slow clients.
+# 196/s with 2 gthread workers of 4 threads, before the one-statement accept (threads in one
+# process contend for the GIL, and a webhook holds PostgreSQL for about a millisecond). Keep a
+# proxy in front for slow clients.
 worker_class = "sync"
 timeout = 30
 graceful_timeout = 25

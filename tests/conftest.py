@@ -15,7 +15,7 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from bridge import crypto, db, migrate, settings
+from bridge import crypto, db, migrate, settings, storecache
 from bridge.models import Base
 
 PG_SERVER = os.environ.get("BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -63,6 +63,7 @@ def reset_caches() -> None:
     settings.get_settings.cache_clear()
     crypto.get_secret_box.cache_clear()
     db.reset_engines()
+    storecache.store_cache.clear()
 
 
 @pytest.fixture

@@ -41,10 +41,18 @@ def _messages(redis_url: str, queue: str) -> list[dict]:
         client.close()
 
 
+@pytest.mark.parametrize("store_known", [False, True], ids=["first-webhook", "store-remembered"])
 def test_twenty_concurrent_deliveries_make_one_row_and_one_submission(
-    store: str, broker_url: str, live_server: Start
+    store: str, broker_url: str, live_server: Start, store_known: bool
 ) -> None:
+    """Cold, the deliveries race through the full path; warm, through the one-statement accept."""
     server = live_server(BRIDGE_BROKER_URL=broker_url)
+    if store_known:
+        earlier = fixture_text("international")
+        response = requests.post(
+            server.url + URL, data={"order": earlier}, headers=signed_headers(earlier), timeout=10
+        )
+        assert response.json()["result"] == "accepted"
     text = fixture_text("typical")
     barrier = threading.Barrier(20)
     results: list[tuple[int, str]] = []
@@ -67,14 +75,18 @@ def test_twenty_concurrent_deliveries_make_one_row_and_one_submission(
     log = server.stop()  # returns once every committed message was handed to Redis
 
     assert sorted(results) == [(200, "accepted")] + [(200, "duplicate")] * 19
-    assert count(Order) == 1
-    assert sorted(r.outcome for r in receipts()) == ["accepted"] + ["duplicate"] * 19
+    assert count(Order, Order.orderdesk_order_id == "48211937") == 1
+    assert count(Order) == 1 + store_known
+    ours = [r.outcome for r in receipts() if r.orderdesk_order_id == "48211937"]
+    assert sorted(ours) == ["accepted"] + ["duplicate"] * 19
+    row_id = order_row("48211937").id
     messages = _messages(broker_url, queues.QUEUE_INTAKE)
-    assert len(messages) == 1
-    assert messages[0]["headers"]["task"] == queues.SUBMIT_ORDER
-    assert messages[0]["headers"]["argsrepr"] == f"[{order_row('48211937').id}]"
+    assert len(messages) == 1 + store_known
+    submissions = [m for m in messages if m["headers"]["argsrepr"] == f"[{row_id}]"]
+    assert len(submissions) == 1
+    assert submissions[0]["headers"]["task"] == queues.SUBMIT_ORDER
     assert API_KEY not in log
-    assert log.count('"event": "webhook"') == 20
+    assert log.count('"event": "webhook"') == 20 + store_known
 
 
 def test_broker_down_still_answers_accepted_quickly(store: str, live_server: Start) -> None:
