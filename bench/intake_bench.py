@@ -279,13 +279,26 @@ def signed_bodies(count: int, first_id: int) -> list[Item]:
     return bodies
 
 
-@dataclass
 class Timings:
-    """What one load measured, before it is summarised into a ``Run``."""
+    """What one load measured, before it becomes a ``Run``; threads may record into it at once."""
 
-    latencies: list[float]
-    ok: int
-    seconds: float
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.ok = 0
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+        self.started = time.perf_counter()
+
+    def record(self, since: float, success: bool) -> None:
+        """One answer: its latency counted from ``since`` (a send or a scheduled send time)."""
+        elapsed = time.perf_counter() - since
+        with self._lock:
+            self.latencies.append(elapsed)
+            self.ok += success
+
+    def finish(self) -> Timings:
+        self.seconds = time.perf_counter() - self.started
+        return self
 
 
 class LoadClient(Protocol):
@@ -320,46 +333,28 @@ class RequestsClient:
         return response.status_code == 200
 
     def closed_loop(self, items: Sequence[Item], concurrency: int) -> Timings:
-        latencies: list[float] = []
-        ok = 0
-        lock = threading.Lock()
-
         def one(item: Item) -> None:
-            nonlocal ok
             started = time.perf_counter()
-            success = self.post(*item)
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-                ok += success
+            timings.record(started, self.post(*item))
 
-        started = time.perf_counter()
+        timings = Timings()
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             list(pool.map(one, items))
-        return Timings(latencies, ok, time.perf_counter() - started)
+        return timings.finish()
 
     def fixed_rate(self, items: Sequence[Item], rate: float) -> Timings:
-        latencies: list[float] = []
-        ok = 0
-        lock = threading.Lock()
-
         def one(item: Item, scheduled: float) -> None:
-            nonlocal ok
-            success = self.post(*item)
-            elapsed = time.perf_counter() - scheduled
-            with lock:
-                latencies.append(elapsed)
-                ok += success
+            timings.record(scheduled, self.post(*item))
 
-        started = time.perf_counter()
+        timings = Timings()
         with ThreadPoolExecutor(max_workers=64) as pool:
             for index, item in enumerate(items):
-                scheduled = started + index / rate
+                scheduled = timings.started + index / rate
                 delay = scheduled - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
                 pool.submit(one, item, scheduled)
-        return Timings(latencies, ok, time.perf_counter() - started)
+        return timings.finish()
 
 
 class RawClient:
@@ -415,40 +410,31 @@ class RawClient:
         return asyncio.run(self._fixed_rate(self._encode(items), rate))
 
     async def _closed_loop(self, encoded: list[bytes], concurrency: int) -> Timings:
-        latencies: list[float] = []
-        ok = 0
         pending = iter(encoded)  # shared: each sender takes the next request when it is free
 
         async def sender() -> None:
-            nonlocal ok
             for request in pending:
                 started = time.perf_counter()
-                success = await self._post(request)
-                latencies.append(time.perf_counter() - started)
-                ok += success
+                timings.record(started, await self._post(request))
 
-        started = time.perf_counter()
+        timings = Timings()
         await asyncio.gather(*(sender() for _ in range(concurrency)))
-        return Timings(latencies, ok, time.perf_counter() - started)
+        return timings.finish()
 
     async def _fixed_rate(self, encoded: list[bytes], rate: float) -> Timings:
-        latencies: list[float] = []
-        ok = 0
         in_flight = asyncio.Semaphore(RAW_IN_FLIGHT)
 
         async def one(request: bytes, scheduled: float) -> None:
-            nonlocal ok
             try:
                 success = await self._post(request)
             finally:
                 in_flight.release()
-            latencies.append(time.perf_counter() - scheduled)
-            ok += success
+            timings.record(scheduled, success)
 
         tasks = []
-        started = time.perf_counter()
+        timings = Timings()
         for index, request in enumerate(encoded):
-            scheduled = started + index / rate
+            scheduled = timings.started + index / rate
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -456,7 +442,7 @@ class RawClient:
             await in_flight.acquire()
             tasks.append(asyncio.create_task(one(request, scheduled)))
         await asyncio.gather(*tasks)
-        return Timings(latencies, ok, time.perf_counter() - started)
+        return timings.finish()
 
 
 CLIENTS: dict[str, Callable[[str], LoadClient]] = {"requests": RequestsClient, "raw": RawClient}
