@@ -2,11 +2,12 @@
 
 Order Desk retries any answer above 201 and merchants re-send orders by hand, so the same order
 arrives many times, sometimes concurrently. The guarantee rests on PostgreSQL alone: one
-transaction writes the receipt and inserts the order with ``ON CONFLICT DO NOTHING`` on
-(store, Order Desk id); a request that finds the row already there locks it and decides what the
-repeat means (a plain duplicate, a newer payload before or after submission, a corrected parked
-order, a cancellation). Work for Celery is only *described* here (``IntakeResult.enqueue``): the
-caller publishes it after the commit, and the sweeper covers a publish that never happens.
+transaction writes the receipt and inserts the order with ``ON CONFLICT DO NOTHING`` (unique on
+store + Order Desk id, and on the idempotency key made of them); a request that finds the row
+already there locks it and decides what the repeat means (a plain duplicate, a newer payload before
+or after submission, a corrected parked order, a cancellation). Work for Celery is only *described*
+here (``IntakeResult.enqueue``): the caller publishes it after the commit, and the sweeper covers a
+publish that never happens.
 
 The busy case (the first delivery of a fulfillable order for a store this process has seen)
 skips the transaction: ``accept_for_known_store`` checks the signature against the process's
@@ -528,7 +529,10 @@ class _Decision:
         statement = (
             upsert(table)
             .values(**self._row_values(), state=OrderState.RECEIVED.value)
-            .on_conflict_do_nothing(index_elements=["store_id", "orderdesk_order_id"])
+            # No conflict target: the idempotency key is unique too and derived from (store,
+            # Order Desk id). Naming one index would let a racing insert of the same order
+            # fail on the other with a unique violation instead of doing nothing.
+            .on_conflict_do_nothing()
             .returning(table.c.id)
         )
         return self.session.execute(statement).scalar_one_or_none()

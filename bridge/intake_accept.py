@@ -4,11 +4,12 @@ Most webhooks are the first delivery of an order to a known store. For those the
 (``bridge.intake``) spent six round trips: pre-ping, BEGIN, the store lookup, two INSERTs and
 COMMIT. Here one statement in autocommit does the work, atomically: it checks that the store is
 still the one the caller's snapshot describes (active, same ``updated_at``), inserts the order
-unless (store, Order Desk id) exists, and writes the ``accepted`` receipt only if the order was
-inserted. It answers the new row's id, or None when anything did not hold; the caller then takes
-the full path, which decides duplicates, refreshes, parking and cancellations and writes the
-receipt for those. PostgreSQL only: SQLite (``bridge dev``) cannot INSERT inside WITH, and speed
-does not matter there.
+unless it exists (``ON CONFLICT DO NOTHING`` with no target: a racing insert of the same order
+meets the idempotency key's unique index as well as (store, Order Desk id)'s), and writes the
+``accepted`` receipt only if the order was inserted. It answers the new row's id, or None when
+anything did not hold; the caller then takes the full path, which decides duplicates, refreshes,
+parking and cancellations and writes the receipt for those. PostgreSQL only: SQLite
+(``bridge dev``) cannot INSERT inside WITH, and speed does not matter there.
 
 The columns written must match what the full path writes for the same webhook;
 ``tests/intake/test_accept.py`` compares the two rows column by column.
@@ -40,7 +41,7 @@ WITH live_store AS (
         %(payload_sha256)s, %(orderdesk_updated_at)s, %(state)s, %(idempotency_key)s, 0, false,
         %(received_at)s, %(received_at)s
     FROM live_store
-    ON CONFLICT (store_id, orderdesk_order_id) DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING id
 ), receipt AS (
     INSERT INTO webhook_receipts (
