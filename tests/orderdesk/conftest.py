@@ -14,8 +14,9 @@ import redis
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.ratelimit import LocalLeakyBucket
 from bridge.sim.orderdesk import OrderDeskSimulator
+from tests.conftest import REDIS_SERVER
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = f"{REDIS_SERVER}/0"
 
 
 @dataclass(frozen=True)

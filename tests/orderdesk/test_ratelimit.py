@@ -21,6 +21,7 @@ from bridge.ratelimit import (
     orderdesk_limiter,
 )
 from bridge.settings import get_settings
+from tests.conftest import REDIS_SERVER
 
 MakeBucket = Callable[[float, float], RateLimiter]
 
@@ -164,7 +165,7 @@ def fresh_settings(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_orderdesk_limiter_uses_redis_when_configured(fresh_settings, redis_client):
-    fresh_settings.setenv("BRIDGE_REDIS_URL", "redis://127.0.0.1:6379/0")
+    fresh_settings.setenv("BRIDGE_REDIS_URL", f"{REDIS_SERVER}/0")
     limiter = orderdesk_limiter("4242")
     assert isinstance(limiter, RedisLeakyBucket)
     assert limiter.key == "ratelimit:orderdesk:4242"

@@ -11,8 +11,9 @@ import redis
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.ratelimit import RedisLeakyBucket
 from bridge.sim.orderdesk import OrderDeskSimulator
+from tests.conftest import REDIS_SERVER
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = f"{REDIS_SERVER}/0"
 # A faster bucket than Order Desk's 20 / 3 per second keeps the test short; the arithmetic is
 # the same, and the simulator enforces exactly this bucket.
 CAPACITY, RATE = 10, 15.0

@@ -10,7 +10,7 @@ import pytest
 from bridge import leases, queues
 from bridge.pipeline import coalesce
 from bridge.retry import backoff_seconds
-from tests.conftest import reset_caches
+from tests.conftest import REDIS_SERVER, reset_caches
 from tests.pipeline.test_submit import queued_tasks
 from workers.celery_app import MAX_COUNTDOWN, TASK_TIME_LIMIT, VISIBILITY_TIMEOUT, make_celery
 
@@ -69,7 +69,7 @@ def test_backoff_honours_a_longer_retry_after_but_never_the_visibility_timeout(b
 
 
 def test_celery_is_configured_for_at_least_once_delivery(bridge_env) -> None:
-    bridge_env.setenv("BRIDGE_BROKER_URL", "redis://127.0.0.1:6379/0")
+    bridge_env.setenv("BRIDGE_BROKER_URL", f"{REDIS_SERVER}/0")
     reset_caches()
     conf = make_celery().conf
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
