@@ -29,6 +29,7 @@ from bridge.orderdesk.records import (
     InventoryUpdate,
     ItemResult,
     MoveResult,
+    OrderPage,
     ShipmentIn,
     ShipmentItem,
     ShipmentResult,
@@ -218,6 +219,38 @@ class OrderDeskClient:
             offset += len(page)
             total = int(envelope.get("total_records") or 0)
             if len(page) < limit or offset >= total:
+                return
+
+    def order_pages(
+        self,
+        *,
+        folder_ids: Iterable[int | str],
+        modified_start: datetime | str,
+        page_size: int = 100,
+    ) -> Iterator[OrderPage]:
+        """``GET /orders`` in the given folders modified since a moment, one request per page.
+
+        Pages are the raw order objects (every field as Order Desk sent it), oldest change first,
+        so orders modified while we page land behind us rather than shifting what is ahead.
+        Each page carries the total Order Desk reported, so a caller can tell whether the set
+        changed while it paged (an order leaving the folder shifts the rest back by one).
+        """
+        limit = max(1, min(page_size, MAX_PAGE_SIZE))
+        params: dict[str, Any] = {
+            "folder_id": ",".join(str(folder) for folder in folder_ids),
+            "modified_start_date": _date_param(modified_start),
+            "order_by": "date_updated",
+            "order": "ASC",
+            "limit": limit,
+        }
+        offset = 0
+        while True:
+            envelope = self._get("/orders", {**params, "offset": offset})
+            orders = [raw for raw in envelope.get("orders") or [] if isinstance(raw, dict)]
+            total = int(envelope.get("total_records") or 0)
+            yield OrderPage(orders=orders, offset=offset, total=total)
+            offset += len(orders)
+            if len(orders) < limit or offset >= total:
                 return
 
     def move_orders(
