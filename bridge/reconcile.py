@@ -2,8 +2,9 @@
 
 Webhooks are hints. Order Desk gives up on a post after a few retries over about two hours, so
 an outage longer than that would lose orders. On a beat, every active store lists the orders in
-its intake folder(s) modified since its cursor: one request per page of 100, through the store's
-shared Order Desk bucket. Orders the bridge already holds are skipped with one query per page;
+its intake folder(s) modified since its cursor and added since the store was registered here
+(a backlog from before is not the bridge's to ship): one request per page of 100, through the
+store's shared Order Desk bucket. Orders the bridge already holds are skipped with one query per page;
 the rest take the webhook's own decisions (``intake.take_trusted``: duplicate, parked, cancel
 folder, accepted), get a ``recovered`` event, and the normal pipeline submits them.
 
@@ -119,12 +120,14 @@ class _Pass:
                 return
             context = StoreContext.from_row(session, store)
             folders = intake_folder_names(store.intake_folder)
+            registered = store.created_at
             cursor = session.get(ReconcileCursor, self.store_row_id)
             since = cursor.checked_through if cursor else None
             timezone = cursor.orderdesk_timezone if cursor else ""
         if not folders:
             return
         self.report.ran = True
+        overlap = timedelta(seconds=settings.reconcile_overlap_seconds)
         start = since or started - timedelta(seconds=settings.reconcile_first_lookback_seconds)
         totals: set[int] = set()
         with context.orderdesk() as client:
@@ -140,6 +143,9 @@ class _Pass:
             pages = client.order_pages(
                 folder_ids=folder_ids,
                 modified_start=od_time_filter(start, timezone),
+                # Only orders the rule could have posted to the bridge: a store's backlog from
+                # before it was registered here is not the bridge's to ship.
+                added_start=od_time_filter(registered - overlap, timezone),
                 page_size=PAGE_SIZE,
             )
             for page in pages:
@@ -151,7 +157,6 @@ class _Pass:
         self.report.complete = len(totals) <= 1
         if not self.report.complete:
             log.warning("reconcile_incomplete", store_row_id=self.store_row_id, totals=totals)
-        overlap = timedelta(seconds=settings.reconcile_overlap_seconds)
         self._save_cursor(timezone, started - overlap if self.report.complete else None)
 
     def _learn_store(self, context: StoreContext, client: OrderDeskClient) -> str:

@@ -226,9 +226,11 @@ class OrderDeskClient:
         *,
         folder_ids: Iterable[int | str],
         modified_start: datetime | str,
+        added_start: datetime | str | None = None,
         page_size: int = 100,
     ) -> Iterator[OrderPage]:
-        """``GET /orders`` in the given folders modified since a moment, one request per page.
+        """``GET /orders`` in the given folders modified (and added) since a moment, one
+        request per page.
 
         Pages are the raw order objects (every field as Order Desk sent it), oldest change first,
         so orders modified while we page land behind us rather than shifting what is ahead.
@@ -239,10 +241,12 @@ class OrderDeskClient:
         params: dict[str, Any] = {
             "folder_id": ",".join(str(folder) for folder in folder_ids),
             "modified_start_date": _date_param(modified_start),
+            "search_start_date": _date_param(added_start),
             "order_by": "date_updated",
             "order": "ASC",
             "limit": limit,
         }
+        params = {key: value for key, value in params.items() if value is not None}
         offset = 0
         while True:
             envelope = self._get("/orders", {**params, "offset": offset})

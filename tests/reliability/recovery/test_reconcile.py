@@ -171,6 +171,8 @@ def test_hole_an_order_stepped_over_while_paging_is_found_by_the_next_pass(
 
 def test_the_cursor_bounds_the_next_pass_and_keeps_an_overlap(bridge, orderdesk) -> None:
     old = datetime.now(UTC) - timedelta(hours=30)
+    with session_scope() as session:  # the store was registered before these orders came
+        session.execute(update(Store).values(created_at=old - timedelta(hours=1)))
     ids = orders_without_webhook(orderdesk, 3, date_added=od_text(old))
     store = store_row_id()
     before = datetime.now(UTC)
@@ -192,6 +194,24 @@ def test_the_cursor_bounds_the_next_pass_and_keeps_an_overlap(bridge, orderdesk)
     # Orders last changed 30 hours ago are behind the cursor: not listed again.
     assert (second.listed, second.recovered) == (1, 1)
     assert set(recovered_events()) == {*ids, fresh}
+
+
+def test_a_backlog_from_before_the_store_was_registered_is_left_alone(bridge, orderdesk) -> None:
+    """Onboarding a merchant must not ship the orders that sat in New before the bridge came,
+    even one moved into the intake folder since (its date_updated is new, its date_added not)."""
+    before_the_bridge = od_text(datetime.now(UTC) - timedelta(days=2))
+    [backlog] = orders_without_webhook(
+        orderdesk, 1, folder_name="Prepared", date_added=before_the_bridge
+    )
+    with OrderDeskClient(STORE_ID, API_KEY, base_url=orderdesk.url) as client:
+        client.move_orders([backlog], folder_name="New")
+    [fresh] = orders_without_webhook(orderdesk, 1)
+
+    report = reconcile_store(store_row_id())
+
+    assert (report.listed, report.recovered) == (1, 1)
+    assert recovered_events() == {fresh: 1}
+    assert orderdesk.folder_name_of(STORE_ID, backlog) == "New"
 
 
 def test_date_filters_are_early_enough_in_utc_or_store_time() -> None:
