@@ -40,6 +40,13 @@ def od_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def signed_webhook(orderdesk, order_id: str) -> intake.IntakeResult:
+    """Order Desk's post of one order, through the intake's full webhook path."""
+    text = json.dumps(orderdesk.order(STORE_ID, order_id))
+    headers = {intake.STORE_HEADER: STORE_ID, intake.HASH_HEADER: sign_order(text, API_KEY)}
+    return intake.handle(intake.IntakeRequest(body=b"x", order_field=text, headers=headers))
+
+
 def test_hole_lost_webhooks_cost_one_list_call_per_page_of_100_never_one_per_order(
     bridge, orderdesk, broker_url: str
 ) -> None:
@@ -82,15 +89,7 @@ def test_hole_recovered_orders_take_the_webhooks_decisions(
     unshippable = orderdesk.create_order(STORE_ID, no_ship_to, folder_name="New", fire_rule=False)
     [cancelled] = orders_without_webhook(orderdesk, 1, folder_name="Canceled")
     [webhooked] = orders_without_webhook(orderdesk, 1)
-    text = json.dumps(orderdesk.order(STORE_ID, webhooked))
-    answer = intake.handle(
-        intake.IntakeRequest(
-            body=b"x",
-            order_field=text,
-            headers={intake.STORE_HEADER: STORE_ID, intake.HASH_HEADER: sign_order(text, API_KEY)},
-        )
-    )
-    assert answer.outcome == intake.ACCEPTED
+    assert signed_webhook(orderdesk, webhooked).outcome == intake.ACCEPTED
 
     report = reconcile_store(store_row_id())
 
@@ -105,6 +104,25 @@ def test_hole_recovered_orders_take_the_webhooks_decisions(
     assert park in queued(broker_url, queues.QUEUE_ORDERDESK)
     # Only the recovered order that can ship is submitted (the webhook's caller publishes its own).
     assert queued(broker_url, queues.QUEUE_INTAKE) == [(queues.SUBMIT_ORDER, [rows[fine].id])]
+
+
+def test_hole_a_webhook_landing_between_the_pages_query_and_the_insert_is_not_doubled(
+    bridge, orderdesk, broker_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [order_id] = orders_without_webhook(orderdesk, 1)
+    take = intake.take_trusted
+
+    def webhook_arrives_first(*args, **kwargs):
+        assert signed_webhook(orderdesk, order_id).outcome == intake.ACCEPTED
+        return take(*args, **kwargs)
+
+    monkeypatch.setattr(intake, "take_trusted", webhook_arrives_first)
+    report = reconcile_store(store_row_id())
+
+    assert (report.listed, report.known, report.recovered) == (1, 0, 0)
+    assert list(order_rows()) == [order_id]
+    assert recovered_events() == {}
+    assert queued(broker_url, queues.QUEUE_INTAKE) == []  # the webhook's caller publishes
 
 
 def test_hole_two_passes_at_once_list_and_recover_the_store_once(
