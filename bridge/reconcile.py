@@ -4,9 +4,9 @@ Webhooks are hints. Order Desk gives up on a post after a few retries over about
 an outage longer than that would lose orders. On a beat, every active store lists the orders in
 its intake folder(s) modified since its cursor and added since the store was registered here
 (a backlog from before is not the bridge's to ship): one request per page of 100, through the
-store's shared Order Desk bucket. Orders the bridge already holds are skipped with one query per page;
-the rest take the webhook's own decisions (``intake.take_trusted``: duplicate, parked, cancel
-folder, accepted), get a ``recovered`` event, and the normal pipeline submits them.
+store's shared Order Desk bucket. Orders the bridge already holds are skipped with one query per
+page; the rest take the webhook's own decisions (``intake.take_trusted``: duplicate, parked,
+cancel folder, accepted), get a ``recovered`` event, and the normal pipeline submits them.
 
 The cursor (``reconcile_cursors``) only moves forward after a pass that paged everything it asked
 for, and is set to the pass's start minus an overlap window, so clock skew between the bridge and

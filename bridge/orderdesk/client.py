@@ -250,11 +250,12 @@ class OrderDeskClient:
         offset = 0
         while True:
             envelope = self._get("/orders", {**params, "offset": offset})
-            orders = [raw for raw in envelope.get("orders") or [] if isinstance(raw, dict)]
+            page = envelope.get("orders") or []
             total = int(envelope.get("total_records") or 0)
+            orders = [raw for raw in page if isinstance(raw, dict)]
             yield OrderPage(orders=orders, offset=offset, total=total)
-            offset += len(orders)
-            if len(orders) < limit or offset >= total:
+            offset += len(page)
+            if len(page) < limit or offset >= total:
                 return
 
     def move_orders(
