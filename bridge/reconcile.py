@@ -156,7 +156,9 @@ class _Pass:
         # order may have been stepped over: keep the cursor, the next pass lists it again.
         self.report.complete = len(totals) <= 1
         if not self.report.complete:
-            log.warning("reconcile_incomplete", store_row_id=self.store_row_id, totals=totals)
+            log.warning(
+                "reconcile_incomplete", store_row_id=self.store_row_id, totals=sorted(totals)
+            )
         self._save_cursor(timezone, started - overlap if self.report.complete else None)
 
     def _learn_store(self, context: StoreContext, client: OrderDeskClient) -> str:
