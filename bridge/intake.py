@@ -621,3 +621,51 @@ class _Decision:
             reason=reason or "",
         )
         return self.intake.finish(result)
+
+
+@dataclass(frozen=True)
+class TrustedIntake:
+    """What ``take_trusted`` decided; ``inserted`` is True when this call created the order row."""
+
+    result: IntakeResult
+    inserted: bool
+
+
+def take_trusted(session: Session, store: Store, parsed: ParsedOrder) -> TrustedIntake:
+    """Decide an order the bridge fetched from Order Desk itself, exactly as a webhook's.
+
+    Reconciliation lists orders with the store's own key, so there is no signature to check and
+    no request to keep a receipt of; everything after that (duplicate, refresh, parking, cancel
+    folder, acceptance) is the webhook's own ``_Decision``. Runs in the caller's transaction; the
+    caller publishes ``result.enqueue`` after the commit, as the web layer does.
+    """
+    intake = _TrustedIntake(session, store, parsed)
+    decision = _TrustedDecision(intake, parsed)
+    result = decision.run()
+    return TrustedIntake(result, decision.inserted)
+
+
+class _TrustedIntake(_Intake):
+    """An intake with the store already known and nothing to verify or receipt."""
+
+    def __init__(self, session: Session, store: Store, parsed: ParsedOrder) -> None:
+        headers = {STORE_HEADER: store.orderdesk_store_id}
+        super().__init__(session, IntakeRequest(b"", parsed.text, headers))
+        self.store = store
+        self.orderdesk_order_id = parsed.order.id
+
+    def finish(self, result: IntakeResult) -> IntakeResult:
+        result.store_id = self.claimed
+        result.orderdesk_order_id = self.orderdesk_order_id
+        return result
+
+
+class _TrustedDecision(_Decision):
+    """The webhook's decisions, remembering whether the order row was new."""
+
+    inserted = False
+
+    def _insert(self) -> int | None:
+        new_id = super()._insert()
+        self.inserted = new_id is not None
+        return new_id

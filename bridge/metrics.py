@@ -36,3 +36,8 @@ EXTERNAL_CALLS = Counter(
 SHIPMENTS_POSTED = Counter(
     "bridge_shipments_posted_total", "Packages posted to Order Desk as shipments."
 )
+ORDERS_RECOVERED = Counter(
+    "bridge_orders_recovered_total",
+    "Orders found by reconciliation that no webhook had brought, by intake outcome.",
+    ["outcome"],
+)

@@ -89,6 +89,8 @@ class Store(TimestampMixin, Base):
     in_process_folder: Mapped[str] = mapped_column(String(100), default="In Process")
     error_folder: Mapped[str | None] = mapped_column(String(100))
     cancel_folder: Mapped[str] = mapped_column(String(100), default="Canceled")
+    # Where the Post Order JSON rule fires (comma-separated names): reconciliation lists these.
+    intake_folder: Mapped[str] = mapped_column(String(200), default="New", server_default="New")
     # Folder name -> id as Order Desk reported it (GET /store); refreshed on a miss.
     orderdesk_folders: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     poll_interval_seconds: Mapped[int] = mapped_column(Integer, default=300)
@@ -211,6 +213,24 @@ class BackendCursor(Base):
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ReconcileCursor(Base):
+    """How far a store's intake folders have been fully listed, so the next pass starts there.
+
+    ``checked_through`` is a moment on the bridge's clock, already pulled back by the overlap
+    window; it only moves forward after a pass that paged everything it asked for.
+    """
+
+    __tablename__ = "reconcile_cursors"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    checked_through: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The store's time zone as GET /store reports it; date filters may be read in it.
+    orderdesk_timezone: Mapped[str] = mapped_column(String(64), default="")
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_listed: Mapped[int] = mapped_column(Integer, default=0)
+    last_recovered: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Lease(Base):

@@ -24,6 +24,8 @@ POLL_WAREHOUSE = "bridge.poll_warehouse"
 SYNC_INVENTORY = "bridge.sync_inventory"
 SWEEP = "bridge.sweep"
 SCHEDULE_POLLS = "bridge.schedule_polls"
+RECONCILE = "bridge.reconcile"
+RECONCILE_STORE = "bridge.reconcile_store"
 
 ROUTES = {
     SUBMIT_ORDER: QUEUE_INTAKE,
@@ -37,4 +39,7 @@ ROUTES = {
     SYNC_INVENTORY: QUEUE_POLL,
     SWEEP: QUEUE_MAINTENANCE,
     SCHEDULE_POLLS: QUEUE_MAINTENANCE,
+    RECONCILE: QUEUE_MAINTENANCE,
+    # Paced Order Desk reads, like polls: never ahead of intake-driven work.
+    RECONCILE_STORE: QUEUE_POLL,
 }

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     sweep_grace_seconds: float = Field(default=60.0, ge=0)
     schedule_interval_seconds: float = Field(default=5.0, gt=0)
     inventory_interval_seconds: float = Field(default=900.0, gt=0)
+    reconcile_interval_seconds: float = Field(default=600.0, gt=0)
+    reconcile_overlap_seconds: float = Field(default=300.0, ge=0)
+    reconcile_first_lookback_seconds: float = Field(default=3 * 86400.0, gt=0)
     orderdesk_bucket_size: float = Field(default=20.0, gt=0)
     orderdesk_refill_per_second: float = Field(default=3.0, gt=0)
 

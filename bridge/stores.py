@@ -25,6 +25,7 @@ EDITABLE = (
     "in_process_folder",
     "error_folder",
     "cancel_folder",
+    "intake_folder",
     "poll_interval_seconds",
     "active",
 )
@@ -142,6 +143,7 @@ class StoreRegistry:
             "in_process_folder": store.in_process_folder,
             "error_folder": store.error_folder,
             "cancel_folder": store.cancel_folder,
+            "intake_folder": store.intake_folder,
             "poll_interval_seconds": store.poll_interval_seconds,
         }
 

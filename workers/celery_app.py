@@ -94,6 +94,12 @@ def make_celery(settings: Settings | None = None) -> Celery:
                 "schedule": settings.schedule_interval_seconds,
                 "options": {"expires": settings.schedule_interval_seconds},
             },
+            # Missed-webhook recovery: one pass per active store (bridge.reconcile).
+            "reconcile": {
+                "task": queues.RECONCILE,
+                "schedule": settings.reconcile_interval_seconds,
+                "options": {"expires": settings.reconcile_interval_seconds},
+            },
         },
     )
     return app

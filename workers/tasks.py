@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from celery import Task
 
-from bridge import queues
+from bridge import queues, reconcile
 from bridge.backends import errors as backend_errors
 from bridge.metrics import TASK_SECONDS
 from bridge.orderdesk import errors as orderdesk_errors
@@ -121,3 +121,13 @@ def sweep_task() -> dict[str, int]:
 @app.task(name=queues.SCHEDULE_POLLS, base=BridgeTask)
 def schedule_polls() -> list[int]:
     return sweep.schedule_polls()
+
+
+@app.task(name=queues.RECONCILE, base=BridgeTask)
+def reconcile_stores() -> list[int]:
+    return reconcile.schedule_reconciles()
+
+
+@app.task(name=queues.RECONCILE_STORE, **per_store)
+def reconcile_store(store_id: int) -> dict[str, Any]:
+    return vars(reconcile.reconcile_store(store_id))

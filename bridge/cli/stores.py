@@ -11,6 +11,7 @@ from bridge.backends.errors import BackendError
 from bridge.db import session_scope
 from bridge.orderdesk.check import check_store
 from bridge.pipeline.context import StoreContext
+from bridge.reconcile import intake_folder_names
 from bridge.stores import StoreError, StoreRegistry
 
 
@@ -32,6 +33,11 @@ def _settings_options(func: Any) -> Any:
             click.option("--in-process-folder", help="Order Desk folder for accepted orders."),
             click.option("--error-folder", help="Order Desk folder for parked orders."),
             click.option("--cancel-folder", help="A post from this folder means: cancel."),
+            click.option(
+                "--intake-folder",
+                help="Folder(s) the Post Order JSON rule fires on, comma-separated (default "
+                '"New"); reconciliation lists them for orders whose webhook was lost.',
+            ),
             click.option("--poll-interval", "poll_interval_seconds", type=int, help="Seconds."),
         ]
     ):
@@ -132,21 +138,18 @@ def check(store_id: str) -> None:
     with session_scope() as session:
         store = StoreRegistry(session).get(store_id)
         context = StoreContext.from_row(session, store)
+        intake_folders = intake_folder_names(store.intake_folder)
     with context.orderdesk() as client:
         result = check_store(
             client,
             in_process_folder=context.in_process_folder,
             error_folder=context.error_folder,
             cancel_folder=context.cancel_folder,
+            intake_folders=intake_folders,
         )
     if result.ok:
         # The folders this store uses, by the names the pipeline and intake look up.
-        names = {
-            "in_process": context.in_process_folder,
-            "error": context.error_folder,
-            "cancel": context.cancel_folder,
-        }
-        folders = {names[role]: str(fid) for role, fid in result.folders.items()}
+        folders = {result.names[role]: str(fid) for role, fid in result.folders.items()}
         with session_scope() as session:
             StoreRegistry(session).get(store_id).orderdesk_folders = folders
     problems = list(result.problems)

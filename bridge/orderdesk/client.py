@@ -29,6 +29,7 @@ from bridge.orderdesk.records import (
     InventoryUpdate,
     ItemResult,
     MoveResult,
+    OrderPage,
     ShipmentIn,
     ShipmentItem,
     ShipmentResult,
@@ -217,6 +218,43 @@ class OrderDeskClient:
                 yield Order.model_validate(raw)
             offset += len(page)
             total = int(envelope.get("total_records") or 0)
+            if len(page) < limit or offset >= total:
+                return
+
+    def order_pages(
+        self,
+        *,
+        folder_ids: Iterable[int | str],
+        modified_start: datetime | str,
+        added_start: datetime | str | None = None,
+        page_size: int = 100,
+    ) -> Iterator[OrderPage]:
+        """``GET /orders`` in the given folders modified (and added) since a moment, one
+        request per page.
+
+        Pages are the raw order objects (every field as Order Desk sent it), oldest change first,
+        so orders modified while we page land behind us rather than shifting what is ahead.
+        Each page carries the total Order Desk reported, so a caller can tell whether the set
+        changed while it paged (an order leaving the folder shifts the rest back by one).
+        """
+        limit = max(1, min(page_size, MAX_PAGE_SIZE))
+        params: dict[str, Any] = {
+            "folder_id": ",".join(str(folder) for folder in folder_ids),
+            "modified_start_date": _date_param(modified_start),
+            "search_start_date": _date_param(added_start),
+            "order_by": "date_updated",
+            "order": "ASC",
+            "limit": limit,
+        }
+        params = {key: value for key, value in params.items() if value is not None}
+        offset = 0
+        while True:
+            envelope = self._get("/orders", {**params, "offset": offset})
+            page = envelope.get("orders") or []
+            total = int(envelope.get("total_records") or 0)
+            orders = [raw for raw in page if isinstance(raw, dict)]
+            yield OrderPage(orders=orders, offset=offset, total=total)
+            offset += len(page)
             if len(page) < limit or offset >= total:
                 return
 

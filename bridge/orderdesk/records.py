@@ -143,3 +143,12 @@ class ItemResult:
     ok: bool
     message: str
     id: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    """One page of ``GET /orders``: the raw orders, where it started, and Order Desk's total."""
+
+    orders: list[dict[str, Any]]
+    offset: int
+    total: int
