@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
 from celery.app.annotations import prepare, resolve_all
 from sqlalchemy import select
 
@@ -220,3 +221,29 @@ def test_hole2_a_cancellation_requested_before_the_write_sends_nothing(
     monkeypatch.setattr(StoreContext, "backend", original)
     assert cancel_order(order_id) == "cancelled"
     assert order_row(order_id).state == OrderState.CANCELLED
+
+
+def test_hole2_a_lost_cancel_of_a_late_submission_is_sent_again_by_the_sweeper(
+    receive, warehouse: WarehouseSimulator, broker: str, held_write: HeldWrite, bridge_env
+) -> None:
+    bridge_env.setenv("BRIDGE_SWEEP_GRACE_SECONDS", "0")
+    reset_caches()
+    order_id = receive()
+    submitting = Runner(lambda: submit_order(order_id), "submit")
+    submitting.start()
+    held_write.wait_reached()
+    _expire_lease(order_id)
+    _request_cancel(order_id)
+    assert cancel_order(order_id) == "cancelled"
+    held_write.release()
+    submitting.outcome()
+    redis.Redis.from_url(broker).flushdb()  # the cancel message is lost
+
+    report = sweep()
+    assert report.cancels == 1
+    assert len(_immediate(broker, queues.CANCEL_ORDER)) == 1
+    assert cancel_order(order_id) == "cancelled"
+    assert warehouse.order_by_key(order_row(order_id).idempotency_key)["status"] == "cancelled"
+    with session_scope() as session:  # answered: nothing more to re-send
+        session.get(Order, order_id).enqueued_at = None
+    assert sweep().cancels == 0

@@ -19,7 +19,7 @@ from bridge.db import new_session, session_scope
 from bridge.history import transition
 from bridge.models import Order, utcnow
 from bridge.pipeline.context import StoreContext
-from bridge.pipeline.orderdesk_sync import move_in_process
+from bridge.pipeline.orderdesk_sync import move_in_process, post_shipments
 from bridge.pipeline.poll import poll_warehouse
 from bridge.pipeline.submit import submit_order
 from bridge.pipeline.sweep import sweep
@@ -90,6 +90,31 @@ def test_hole3_the_poll_does_not_write_a_transition_decided_on_stale_state(
 
     # partially_shipped -> cancelled is not a move the state machine allows.
     assert order_row(order_id).state == OrderState.PARTIALLY_SHIPPED
+
+
+def test_hole3_posting_shipments_does_not_write_a_shipping_state_decided_on_stale_state(
+    receive, warehouse: WarehouseSimulator, database: str
+) -> None:
+    order_id = receive()
+    submit_order(order_id)
+    store_id = order_row(order_id).store_id
+    move_in_process(store_id)
+    warehouse.ship(order_row(order_id).idempotency_key)
+    assert poll_warehouse(store_id) == 1
+
+    cancelling = new_session()  # the poll recording a cancellation under the row lock
+    try:
+        order = cancelling.get(Order, order_id, with_for_update=True)
+        poster = Runner(lambda: post_shipments(store_id), "poster")
+        poster.start()
+        wait_until_blocked_or_done(database, poster)
+        transition(cancelling, order, OrderState.CANCELLED, "the warehouse reports it cancelled")
+        cancelling.commit()
+    finally:
+        cancelling.close()
+    assert poster.outcome() == 1
+
+    assert order_row(order_id).state == OrderState.CANCELLED
 
 
 # --- No path writes an order's state except the one transition function ------------------------
