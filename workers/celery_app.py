@@ -23,6 +23,18 @@ from bridge.settings import Settings, get_settings
 TASK_TIME_LIMIT = 300
 MAX_COUNTDOWN = 600
 VISIBILITY_TIMEOUT = 3600
+# A submit claims its orders with a lease (BRIDGE_SUBMIT_LEASE_SECONDS, counted from the claim,
+# which comes after the task starts); the cancel step and the sweeper act on an order only once
+# its lease has run out. So the worker stops a submit task at this share of the lease: no
+# submission lands after its lease ends. The rest covers the kill itself and clock skew between
+# hosts. (Only the prefork pool enforces time limits; the submit step also handles a late landing.)
+SUBMIT_LEASE_SHARE = 0.8
+
+
+def submit_time_limits(settings: Settings) -> tuple[float, float]:
+    """The submit task's (hard, soft) time limits: inside its lease, never above TASK_TIME_LIMIT."""
+    hard = min(float(TASK_TIME_LIMIT), settings.submit_lease_seconds * SUBMIT_LEASE_SHARE)
+    return hard, hard - min(30.0, hard / 10)
 
 
 def broker_options(settings: Settings) -> dict[str, Any]:
@@ -52,6 +64,7 @@ def broker_options(settings: Settings) -> dict[str, Any]:
 
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
+    submit_hard, submit_soft = submit_time_limits(settings)
     app = Celery("orderdesk_bridge", include=["workers.tasks"])
     app.conf.update(
         broker_url=settings.broker_url,
@@ -72,6 +85,9 @@ def make_celery(settings: Settings | None = None) -> Celery:
         worker_enable_soft_shutdown_on_idle=True,
         task_time_limit=TASK_TIME_LIMIT,
         task_soft_time_limit=TASK_TIME_LIMIT - 30,
+        task_annotations={
+            queues.SUBMIT_ORDER: {"time_limit": submit_hard, "soft_time_limit": submit_soft}
+        },
         task_queues=[Queue(name) for name in queues.ALL_QUEUES],
         task_default_queue=queues.QUEUE_MAINTENANCE,
         task_routes={name: {"queue": queue} for name, queue in queues.ROUTES.items()},

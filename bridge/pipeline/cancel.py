@@ -3,32 +3,55 @@
 Order Desk signals a cancellation by posting the order from the store's cancel folder (intake
 moves the order to ``cancel_requested``). If the order never reached the warehouse, cancelling is
 ours alone; if a submission is in flight, we wait for its lease; otherwise the backend decides.
+A submission that lands after the order was cancelled all the same (see ``submit``) leaves an
+order at the warehouse that nobody wants: that one is cancelled there too.
 """
 
 from __future__ import annotations
 
 import structlog
+from sqlalchemy import ColumnElement, exists, select
 
 from bridge import dispatch, queues
 from bridge.backends import errors as backend_errors
-from bridge.backends.models import RemoteRef
+from bridge.backends.models import NormalizedStatus, RemoteRef
 from bridge.db import session_scope
 from bridge.history import record, transition
 from bridge.metrics import ORDER_TRANSITIONS
-from bridge.models import Order, utcnow
+from bridge.models import Order, OrderEvent, utcnow
 from bridge.pipeline.context import StoreContext
 from bridge.retry import backoff_seconds
 from bridge.states import OrderState
 
 log = structlog.get_logger(__name__)
 
+# Event kinds: a submission that landed after the order left its claim, and the warehouse's
+# answer to a cancel that did not simply succeed (or to the cancel of a late submission).
+LATE_SUBMISSION = "late_submission"
+CANCEL_ANSWER = "cancel"
 
-def _finish(order_id: int, message: str, *, note: str | None) -> None:
+
+def landed_after_cancellation() -> ColumnElement[bool]:
+    """Cancelled orders that a late submission created at the warehouse, not yet cancelled there."""
+    return (
+        (Order.state == OrderState.CANCELLED.value)
+        & Order.warehouse_ref.is_not(None)
+        & Order.warehouse_status.is_distinct_from(NormalizedStatus.CANCELLED.value)
+        & exists().where(OrderEvent.order_id == Order.id, OrderEvent.kind == LATE_SUBMISSION)
+        & ~exists().where(OrderEvent.order_id == Order.id, OrderEvent.kind == CANCEL_ANSWER)
+    )
+
+
+def _finish(order_id: int, message: str, *, note: str | None, at_warehouse: bool) -> None:
     with session_scope() as session:
         order = session.get(Order, order_id, with_for_update=True)
+        if at_warehouse:
+            order.warehouse_status = NormalizedStatus.CANCELLED.value
         if order.state == OrderState.CANCEL_REQUESTED.value:
             transition(session, order, OrderState.CANCELLED, message)
             ORDER_TRANSITIONS.labels(OrderState.CANCELLED.value).inc()
+        else:
+            record(session, order, CANCEL_ANSWER, f"{message} (what a late submission created)")
     if note:
         dispatch.send(queues.ADD_HISTORY_NOTE, order_id, note)
 
@@ -37,7 +60,12 @@ def cancel_order(order_id: int) -> str:
     """Carry out a cancellation request; return what happened in one word."""
     with session_scope() as session:
         order = session.get(Order, order_id)
-        if order is None or order.state != OrderState.CANCEL_REQUESTED.value:
+        if order is None:
+            return "nothing-to-do"
+        stray = order.state == OrderState.CANCELLED.value and session.scalar(
+            select(exists().where(Order.id == order_id, landed_after_cancellation()))
+        )
+        if order.state != OrderState.CANCEL_REQUESTED.value and not stray:
             return "nothing-to-do"
         key, ref, attempts, store_id = (
             order.idempotency_key,
@@ -48,7 +76,9 @@ def cancel_order(order_id: int) -> str:
         in_flight = order.next_attempt_at is not None and order.next_attempt_at > utcnow()
         wait = (order.next_attempt_at - utcnow()).total_seconds() if in_flight else 0
     if ref is None and attempts == 0:
-        _finish(order_id, "cancelled before it was sent to the warehouse", note=None)
+        _finish(
+            order_id, "cancelled before it was sent to the warehouse", note=None, at_warehouse=False
+        )
         return "cancelled"
     if ref is None and in_flight:
         dispatch.send(queues.CANCEL_ORDER, order_id, countdown=max(wait, 1.0))
@@ -59,7 +89,12 @@ def cancel_order(order_id: int) -> str:
             if ref is None:
                 found = backend.find_by_key(key)
                 if found is None:
-                    _finish(order_id, "cancelled; the warehouse never received it", note=None)
+                    _finish(
+                        order_id,
+                        "cancelled; the warehouse never received it",
+                        note=None,
+                        at_warehouse=False,
+                    )
                     return "cancelled"
                 ref = found.ref.remote_id
             result = backend.cancel(RemoteRef(remote_id=ref, key=key))
@@ -73,12 +108,12 @@ def cancel_order(order_id: int) -> str:
         dispatch.send(queues.CANCEL_ORDER, order_id, countdown=delay)
         return "retry"
     if result.state == "cancelled":
-        _finish(order_id, "cancelled at the warehouse", note="cancelled")
+        _finish(order_id, "cancelled at the warehouse", note="cancelled", at_warehouse=True)
         return "cancelled"
     if result.state == "requested":
         with session_scope() as session:
             order = session.get(Order, order_id)
-            record(session, order, "cancel", "the warehouse is considering the cancellation")
+            record(session, order, CANCEL_ANSWER, "the warehouse is considering the cancellation")
         return "requested"
     with session_scope() as session:
         order = session.get(Order, order_id)
@@ -86,8 +121,10 @@ def cancel_order(order_id: int) -> str:
         record(
             session,
             order,
-            "cancel",
+            CANCEL_ANSWER,
             f"the warehouse could not cancel ({result.state}): {result.detail}",
         )
+    if stray:
+        log.warning("cancelled_order_left_at_warehouse", order_row=order_id, warehouse_ref=ref)
     dispatch.send(queues.ADD_HISTORY_NOTE, order_id, "cancel_too_late", result.detail)
     return result.state

@@ -85,8 +85,19 @@ def _record_moves(
 ) -> int:
     done = 0
     with session_scope() as session:
+        # Locked in id order (as every step that locks several orders does), then re-checked.
+        orders = {
+            order.id: order
+            for order in session.scalars(
+                select(Order)
+                .where(Order.id.in_(by_od_id.values()))
+                .order_by(Order.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        }
         for result in results:
-            order = session.get(Order, by_od_id[result.order_id], with_for_update=True)
+            order = orders.get(by_od_id[result.order_id])
             if order is None or order.state != OrderState.SUBMITTED.value:
                 continue
             if result.ok:
@@ -244,6 +255,18 @@ def _record_posts(shipment_ids: list[int], results: list[ShipmentResult]) -> int
     touched: set[int] = set()
     now = utcnow()
     with session_scope() as session:
+        # The orders are locked first, in id order, so the shipping state below is decided on
+        # what they are now, not on what they were when the batch was read.
+        orders = {
+            order.id: order
+            for order in session.scalars(
+                select(Order)
+                .where(Order.id.in_(select(Shipment.order_id).where(Shipment.id.in_(shipment_ids))))
+                .order_by(Order.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        }
         for shipment_id, result in zip(shipment_ids, results, strict=True):
             shipment = session.get(Shipment, shipment_id, with_for_update=True)
             if shipment.posted_at is not None:
@@ -276,7 +299,7 @@ def _record_posts(shipment_ids: list[int], results: list[ShipmentResult]) -> int
                     package_id=shipment.package_id,
                 )
         for order_id in touched:
-            advance_shipping_state(session, session.get(Order, order_id))
+            advance_shipping_state(session, orders[order_id])
     return landed
 
 

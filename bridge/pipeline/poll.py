@@ -80,12 +80,21 @@ def poll_warehouse(store_id: int) -> int:
 
 
 def merge(session: Session, store_id: int, remote_orders: list[RemoteOrder]) -> int:
-    """Fold warehouse snapshots into our rows; return how many packages were new."""
+    """Fold warehouse snapshots into our rows; return how many packages were new.
+
+    The rows are locked (in id order) before anything is decided from their state: a step that
+    changed an order meanwhile is waited for, never overwritten. No SKIP LOCKED here: a skipped
+    row would lose this page's packages once the cursor moves on.
+    """
     keys = {remote.ref.key for remote in remote_orders}
     orders = {
         order.idempotency_key: order
         for order in session.scalars(
-            select(Order).where(Order.store_id == store_id, Order.idempotency_key.in_(keys))
+            select(Order)
+            .where(Order.store_id == store_id, Order.idempotency_key.in_(keys))
+            .order_by(Order.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
     }
     new = 0

@@ -2,17 +2,21 @@
 
 The algorithm, per ``submit_order(order_id)`` message:
 
-1. Claim. A conditional UPDATE moves the row to ``submitting``, counts the attempt and sets a
-   lease (``next_attempt_at``); only one worker can win it, so a duplicate message or a re-sent
-   webhook does nothing. Where the backend has a bulk create, the same worker also claims the
-   store's other waiting orders, after a short linger when a burst is arriving, so a burst of
-   orders costs a few warehouse calls while a lone order goes out at once.
+1. Claim. The claimable rows are locked (``FOR UPDATE SKIP LOCKED``, in id order), moved to
+   ``submitting``, their attempt counted and a lease set (``next_attempt_at``); only one worker
+   can win a row, so a duplicate message or a re-sent webhook does nothing. Where the backend
+   has a bulk create, the same worker also claims the store's other waiting orders, after a
+   short linger when a burst is arriving, so a burst of orders costs a few warehouse calls while
+   a lone order goes out at once. The worker stops the task before the lease runs out
+   (``workers/celery_app.py``), so a cancellation or the sweeper never acts on a live claim.
 2. The claim is committed before the warehouse is called: that is the write-ahead intent.
 3. An attempt after the first may follow a call whose outcome nobody saw (a timeout, a worker
    killed mid-call), so it asks the warehouse for our key first and adopts what it finds.
-4. Submit with the key ``od-<store>-<order>``; record each outcome in one transaction:
+4. Right before the write, claims the order has left (a cancellation) are dropped. Submit with
+   the key ``od-<store>-<order>``; record each outcome in one transaction, on the locked rows:
    submitted, parked as ``rejected`` (the warehouse refused it), or a retry at a backoff time
-   (the sweeper parks it as ``failed`` once the attempts run out).
+   (the sweeper parks it as ``failed`` once the attempts run out). A submission that lands late
+   all the same is adopted: a failed order becomes submitted, a cancelled one is cancelled.
 5. Only after that commit, enqueue what follows: the history note, the move to "In Process",
    the retry.
 """
@@ -25,7 +29,7 @@ from datetime import datetime, timedelta
 
 import pydantic
 import structlog
-from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from bridge import dispatch, queues
@@ -39,6 +43,7 @@ from bridge.metrics import ORDER_TRANSITIONS
 from bridge.models import Order, OrderEvent, utcnow
 from bridge.orderdesk.payload import Order as OrderDeskOrder
 from bridge.pipeline import coalesce
+from bridge.pipeline.cancel import LATE_SUBMISSION
 from bridge.pipeline.context import StoreContext
 from bridge.retry import backoff_seconds
 from bridge.settings import get_settings
@@ -82,7 +87,14 @@ class TryAgain:
     retry_after: float | None = None
 
 
-Outcome = Accepted | Refused | TryAgain
+@dataclass(frozen=True)
+class Withdrawn:
+    """The order left this claim before the warehouse call (a cancellation, the sweeper)."""
+
+    state: str
+
+
+Outcome = Accepted | Refused | TryAgain | Withdrawn
 
 
 @dataclass
@@ -125,13 +137,19 @@ def _burst_in_progress(store_id: int, window: float) -> bool:
 
 
 def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
-    """Claim ``first_id`` and up to ``limit - 1`` other waiting orders of the store."""
+    """Claim ``first_id`` and up to ``limit - 1`` other waiting orders of the store.
+
+    All rows are locked in one statement, in id order, skipping rows another worker holds: two
+    workers claiming overlapping bursts split them instead of each waiting for the other's rows.
+    The claim condition is checked again under the lock, and every move goes through
+    ``transition``.
+    """
     settings = get_settings()
     now = utcnow()
     lease_until = now + timedelta(seconds=settings.submit_lease_seconds)
     claims: list[Claim] = []
     with session_scope() as session:
-        others = session.scalars(
+        others = (
             select(Order.id)
             .where(
                 Order.store_id == store_id,
@@ -140,41 +158,32 @@ def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
             )
             .order_by(Order.id)
             .limit(max(limit - 1, 0))
+        )
+        orders = session.scalars(
+            select(Order)
+            .where((Order.id == first_id) | Order.id.in_(others), _claimable(now))
+            .order_by(Order.id)
+            .with_for_update(skip_locked=True)
         ).all()
-        for order_id in [first_id, *others]:
-            before = session.scalar(select(Order.state).where(Order.id == order_id))
-            tried_before = session.scalar(
-                select(
-                    exists().where(
-                        OrderEvent.order_id == order_id,
-                        OrderEvent.message.like(f"{ATTEMPT_MESSAGE} %"),
-                    )
+        if not orders:
+            return claims
+        tried_before = set(
+            session.scalars(
+                select(OrderEvent.order_id).where(
+                    OrderEvent.order_id.in_([order.id for order in orders]),
+                    OrderEvent.message.like(f"{ATTEMPT_MESSAGE} %"),
                 )
             )
-            won = session.execute(
-                update(Order)
-                .where(Order.id == order_id, _claimable(now))
-                .values(
-                    state=OrderState.SUBMITTING.value,
-                    attempts=Order.attempts + 1,
-                    next_attempt_at=lease_until,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if not won:
-                continue
-            order = session.get(Order, order_id)
-            event = record(
-                session,
-                order,
-                "transition" if before == OrderState.RECEIVED.value else "attempt",
-                f"{ATTEMPT_MESSAGE} {order.attempts}",
-                attempt=order.attempts,
-            )
-            if before == OrderState.RECEIVED.value:
-                event.from_state, event.to_state = before, OrderState.SUBMITTING.value
+        )
+        for order in orders:
+            order.attempts += 1
+            order.next_attempt_at = lease_until
+            message = f"{ATTEMPT_MESSAGE} {order.attempts}"
+            if order.state == OrderState.RECEIVED.value:
+                transition(session, order, OrderState.SUBMITTING, message, attempt=order.attempts)
                 ORDER_TRANSITIONS.labels(OrderState.SUBMITTING.value).inc()
+            else:
+                record(session, order, "attempt", message, attempt=order.attempts)
             claims.append(
                 Claim(
                     order.id,
@@ -182,7 +191,7 @@ def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
                     order.order_number,
                     order.payload,
                     order.attempts,
-                    bool(tried_before),
+                    order.id in tried_before,
                 )
             )
     return claims
@@ -242,6 +251,35 @@ def _look_up_earlier_attempts(
     return remaining
 
 
+def _withdraw_lost_claims(
+    ready: list[tuple[Claim, FulfillmentOrder]], outcomes: dict[int, Outcome]
+) -> list[tuple[Claim, FulfillmentOrder]]:
+    """Just before the warehouse write, keep only the claims that are still ours.
+
+    The claim may be minutes old (rate-limit waits, look-ups): an order cancelled in Order Desk
+    meanwhile must not be created at the warehouse now.
+    """
+    if not ready:
+        return ready
+    with session_scope() as session:
+        current = {
+            row.id: (row.state, row.attempts)
+            for row in session.execute(
+                select(Order.id, Order.state, Order.attempts).where(
+                    Order.id.in_([claim.id for claim, _ in ready])
+                )
+            )
+        }
+    remaining = []
+    for claim, order in ready:
+        state, attempts = current[claim.id]
+        if state == OrderState.SUBMITTING.value and attempts == claim.attempts:
+            remaining.append((claim, order))
+        else:
+            outcomes[claim.id] = Withdrawn(state)
+    return remaining
+
+
 def _send(
     backend: WarehouseBackend,
     ready: list[tuple[Claim, FulfillmentOrder]],
@@ -272,22 +310,28 @@ def _send(
 
 
 def _record(context: StoreContext, claims: list[Claim], outcomes: dict[int, Outcome]) -> FollowUps:
+    """Write each outcome under the row lock (rows locked in id order), deciding on fresh state."""
     settings = get_settings()
     follow = FollowUps()
     now = utcnow()
+    by_id = {claim.id: claim for claim in claims}
     with session_scope() as session:
-        for claim in claims:
-            order = session.get(Order, claim.id, with_for_update=True)
-            outcome = outcomes.get(claim.id) or TryAgain(RuntimeError("no outcome recorded"))
+        orders = session.scalars(
+            select(Order).where(Order.id.in_(by_id)).order_by(Order.id).with_for_update()
+        ).all()
+        for order in orders:
+            claim = by_id[order.id]
+            outcome = outcomes.get(order.id) or TryAgain(RuntimeError("no outcome recorded"))
             if isinstance(outcome, Accepted):
                 _accepted(session, context, order, outcome, follow)
+            elif not _still_ours(order, claim) or isinstance(outcome, Withdrawn):
+                _moved_on(session, order, claim, outcome, follow)
             elif isinstance(outcome, Refused):
                 order.reason = outcome.reason
                 order.next_attempt_at = None
-                if order.state == OrderState.SUBMITTING.value:
-                    transition(session, order, OrderState.REJECTED, outcome.reason)
-                    ORDER_TRANSITIONS.labels(OrderState.REJECTED.value).inc()
-                    follow.add(queues.PARK_IN_ORDERDESK, order.id)
+                transition(session, order, OrderState.REJECTED, outcome.reason)
+                ORDER_TRANSITIONS.labels(OrderState.REJECTED.value).inc()
+                follow.add(queues.PARK_IN_ORDERDESK, order.id)
             else:
                 error = outcome.error
                 order.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -315,25 +359,70 @@ def _record(context: StoreContext, claims: list[Claim], outcomes: dict[int, Outc
     return follow
 
 
+def _still_ours(order: Order, claim: Claim) -> bool:
+    return order.state == OrderState.SUBMITTING.value and order.attempts == claim.attempts
+
+
+def _moved_on(
+    session: Session, order: Order, claim: Claim, outcome: Outcome, follow: FollowUps
+) -> None:
+    """The order left this claim while the attempt ran: note what it saw, leave the state alone.
+
+    When nothing reached the warehouse and a cancellation waits for this claim's lease, the
+    lease is dropped so the cancellation goes ahead now.
+    """
+    if isinstance(outcome, Withdrawn):
+        seen = f"not sent: the order became {outcome.state} before the warehouse call"
+    elif isinstance(outcome, Refused):
+        seen = f"refused by the warehouse after the order became {order.state}: {outcome.reason}"
+    else:
+        seen = f"ended unclear after the order became {order.state}: {outcome.error}"
+    record(session, order, "attempt", f"attempt {claim.attempts} {seen}", attempt=claim.attempts)
+    nothing_sent = isinstance(outcome, Withdrawn | Refused)
+    if (
+        nothing_sent
+        and order.state == OrderState.CANCEL_REQUESTED.value
+        and order.attempts == claim.attempts
+    ):
+        order.next_attempt_at = None
+        follow.add(queues.CANCEL_ORDER, order.id)
+
+
 def _accepted(
     session: Session, context: StoreContext, order: Order, outcome: Accepted, follow: FollowUps
 ) -> None:
-    order.warehouse_ref = outcome.ref.remote_id
+    """Adopt the warehouse's order whatever happened to ours meanwhile.
+
+    A submission may land after its lease ran out (a worker pool that cannot stop tasks, a
+    stalled clock): an order the sweeper marked failed is submitted after all; one cancelled,
+    or waiting to be, is cancelled at the warehouse at once.
+    """
+    ref = outcome.ref.remote_id
+    order.warehouse_ref = ref
     order.last_error = None
     order.next_attempt_at = None
-    message = f"{outcome.how} by {context.backend_name} as {outcome.ref.remote_id}"
-    if order.state == OrderState.SUBMITTING.value:
-        transition(
-            session, order, OrderState.SUBMITTED, message, warehouse_ref=outcome.ref.remote_id
-        )
+    message = f"{outcome.how} by {context.backend_name} as {ref}"
+    state = OrderState(order.state)
+    if state in (OrderState.SUBMITTING, OrderState.FAILED):
+        if state is OrderState.FAILED:
+            message += " (the submission landed after the order was marked failed)"
+        transition(session, order, OrderState.SUBMITTED, message, warehouse_ref=ref)
         ORDER_TRANSITIONS.labels(OrderState.SUBMITTED.value).inc()
         follow.add(queues.ADD_HISTORY_NOTE, order.id, "submitted")
         follow.add(queues.MOVE_IN_PROCESS, context.id, countdown=MOVE_DELAY_SECONDS)
+    elif state in (OrderState.CANCEL_REQUESTED, OrderState.CANCELLED):
+        when = "was cancelled" if state is OrderState.CANCELLED else "had a cancellation pending"
+        record(
+            session,
+            order,
+            LATE_SUBMISSION,
+            f"{message} after the order {when}: cancelling it at the warehouse now",
+            warehouse_ref=ref,
+        )
+        log.warning("late_submission", order_row=order.id, state=state.value, warehouse_ref=ref)
+        follow.add(queues.CANCEL_ORDER, order.id)
     else:
-        # Cancelled in Order Desk while the submission was in flight: cancel what we created.
-        record(session, order, "submitted", message, warehouse_ref=outcome.ref.remote_id)
-        if order.state == OrderState.CANCEL_REQUESTED.value:
-            follow.add(queues.CANCEL_ORDER, order.id)
+        record(session, order, "submitted", message, warehouse_ref=ref)
 
 
 def submit_order(order_id: int) -> int:
@@ -364,7 +453,7 @@ def submit_order(order_id: int) -> int:
     outcomes, ready = _prepare(claims)
     with context.backend() as backend:
         ready = _look_up_earlier_attempts(backend, ready, outcomes)
-        _send(backend, ready, outcomes)
+        _send(backend, _withdraw_lost_claims(ready, outcomes), outcomes)
     _record(context, claims, outcomes).send()
     log.info(
         "submitted",
@@ -373,5 +462,6 @@ def submit_order(order_id: int) -> int:
         accepted=sum(isinstance(o, Accepted) for o in outcomes.values()),
         refused=sum(isinstance(o, Refused) for o in outcomes.values()),
         retrying=sum(isinstance(o, TryAgain) for o in outcomes.values()),
+        withdrawn=sum(isinstance(o, Withdrawn) for o in outcomes.values()),
     )
     return len(claims)

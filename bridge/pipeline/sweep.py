@@ -3,7 +3,9 @@
 Messages can be lost (Redis flushed or restarted without persistence, a publish that failed
 while the broker was down, a worker killed after acking). None of that loses work, because this
 periodic pass finds every row whose next step is overdue and re-sends its message, and parks
-orders whose attempts are exhausted as ``failed`` with their last error. Re-sending is harmless:
+orders whose attempts are exhausted as ``failed`` with their last error (and tells the merchant
+with a history note). It parks only rows it could lock and that still qualify under the lock,
+so a submission recording its outcome at that moment wins. Re-sending is harmless:
 every step claims its rows first. ``enqueued_at`` keeps the sweeper from re-sending the same
 row on every pass while its message is still queued.
 """
@@ -22,6 +24,7 @@ from bridge.db import session_scope
 from bridge.history import transition
 from bridge.metrics import ORDER_TRANSITIONS
 from bridge.models import BackendCursor, Order, OrderEvent, Shipment, Store, utcnow
+from bridge.pipeline.cancel import CANCEL_ANSWER, landed_after_cancellation
 from bridge.pipeline.orderdesk_sync import POSTABLE_STATES
 from bridge.pipeline.poll import due_stores
 from bridge.settings import get_settings
@@ -48,14 +51,20 @@ def sweep() -> SweepReport:
         now = utcnow()
         quiet = now - timedelta(seconds=settings.sweep_grace_seconds)
         not_recently_sent = or_(Order.enqueued_at.is_(None), Order.enqueued_at < quiet)
-        messages: list[tuple[str, int]] = []
+        messages: list[tuple[str, tuple[object, ...]]] = []
         with session_scope() as session:
+            # Locked, and the condition checked again under the lock: a submission recording
+            # its outcome holds the row, and is skipped rather than overwritten.
             exhausted = session.scalars(
-                select(Order).where(
+                select(Order)
+                .where(
                     Order.state == OrderState.SUBMITTING.value,
                     Order.next_attempt_at <= now,
                     Order.attempts >= settings.max_attempts,
                 )
+                .order_by(Order.id)
+                .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
             ).all()
             for order in exhausted:
                 transition(
@@ -66,7 +75,7 @@ def sweep() -> SweepReport:
                     f"{order.last_error or 'the worker never reported back'}",
                 )
                 ORDER_TRANSITIONS.labels(OrderState.FAILED.value).inc()
-                messages.append((queues.ADD_HISTORY_NOTE, order.id))
+                messages.append((queues.ADD_HISTORY_NOTE, (order.id, "failed")))
             report.failed = len(exhausted)
 
             overdue = session.scalars(
@@ -82,10 +91,15 @@ def sweep() -> SweepReport:
             cancels = session.scalars(
                 select(Order.id).where(
                     not_recently_sent,
-                    Order.state == OrderState.CANCEL_REQUESTED.value,
                     Order.updated_at < quiet,
-                    # The warehouse already answered "too late" or "considering it".
-                    ~exists().where(OrderEvent.order_id == Order.id, OrderEvent.kind == "cancel"),
+                    or_(
+                        (Order.state == OrderState.CANCEL_REQUESTED.value)
+                        # The warehouse already answered "too late" or "considering it".
+                        & ~exists().where(
+                            OrderEvent.order_id == Order.id, OrderEvent.kind == CANCEL_ANSWER
+                        ),
+                        landed_after_cancellation(),
+                    ),
                 )
             ).all()
             resent = [*overdue, *cancels]
@@ -96,8 +110,8 @@ def sweep() -> SweepReport:
                     .values(enqueued_at=now)
                     .execution_options(synchronize_session=False)
                 )
-            messages += [(queues.SUBMIT_ORDER, order_id) for order_id in overdue]
-            messages += [(queues.CANCEL_ORDER, order_id) for order_id in cancels]
+            messages += [(queues.SUBMIT_ORDER, (order_id,)) for order_id in overdue]
+            messages += [(queues.CANCEL_ORDER, (order_id,)) for order_id in cancels]
             report.resubmitted, report.cancels = len(overdue), len(cancels)
 
             move_stores = session.scalars(
@@ -117,11 +131,11 @@ def sweep() -> SweepReport:
                 )
                 .distinct()
             ).all()
-            messages += [(queues.MOVE_IN_PROCESS, store_id) for store_id in move_stores]
-            messages += [(queues.POST_SHIPMENTS, store_id) for store_id in post_stores]
+            messages += [(queues.MOVE_IN_PROCESS, (store_id,)) for store_id in move_stores]
+            messages += [(queues.POST_SHIPMENTS, (store_id,)) for store_id in post_stores]
             report.moves, report.shipment_posts = len(move_stores), len(post_stores)
-        for task, row_id in messages:
-            dispatch.send(task, row_id)
+        for task, args in messages:
+            dispatch.send(task, *args)
     if any(vars(report).values()):
         log.info("swept", **vars(report))
     return report
