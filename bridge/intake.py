@@ -124,26 +124,36 @@ class ParsedOrder:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
-def verify_signature(order_field: str, header_hash: str | None, api_key: str) -> bool:
-    """HMAC-SHA256 of the field as received, or of its URL-decoded form (orderdesk-api.md §9.2).
+def signed_text(order_field: str, header_hash: str | None, api_key: str) -> str | None:
+    """The text the signature covers, the field as received or its URL-decoded form; else None.
 
-    The current Order Desk sample signs the raw value; the 2014 sample and the PHP client
-    ``rawurldecode`` it first. The two differ only when the JSON text holds ``%xx`` sequences.
+    HMAC-SHA256 of either is accepted: the current Order Desk sample signs the raw value; the
+    2014 sample and the PHP client ``rawurldecode`` it first. The two differ only when the field
+    holds ``%xx`` sequences. Callers must parse the text returned
+    here and never the raw field: a captured webhook re-sent with characters percent-encoded
+    (``"id":"%34821..."``) still decodes to the signed text, while its raw form names a new
+    order. The bytes verified are the bytes parsed.
     """
     if not header_hash:
-        return False
+        return None
     expected = header_hash.strip().lower()
     if not expected.isascii():
-        return False
+        return None
     candidates = [order_field]
     if "%" in order_field:
         candidates.append(unquote(order_field))
     key = api_key.encode("utf-8")
-    matched = False
+    signed = None
     for candidate in candidates:
         mac = hmac.new(key, candidate.encode("utf-8"), hashlib.sha256).hexdigest()
-        matched |= hmac.compare_digest(mac, expected)
-    return matched
+        if hmac.compare_digest(mac, expected) and signed is None:
+            signed = candidate
+    return signed
+
+
+def verify_signature(order_field: str, header_hash: str | None, api_key: str) -> bool:
+    """Whether either form of the field is signed; parse ``signed_text``'s answer, not the field."""
+    return signed_text(order_field, header_hash, api_key) is not None
 
 
 def is_cancel_request(store: Store | StoreSnapshot, order_json: Mapping[str, Any]) -> bool:
@@ -372,10 +382,11 @@ def accept_for_known_store(request: IntakeRequest) -> IntakeResult | None:
     store = store_cache.get(database_url, claimed, settings.store_cache_seconds)
     if store is None or not store.active:
         return None
-    if not verify_signature(field_value, request.header(HASH_HEADER), store.api_key):
+    signed = signed_text(field_value, request.header(HASH_HEADER), store.api_key)
+    if signed is None:
         return None
     try:
-        parsed = parse_order(field_value)
+        parsed = parse_order(signed)
     except BadPayload:
         return None
     if is_cancel_request(store, parsed.data) or why_unfulfillable(parsed.order):
@@ -418,11 +429,7 @@ class _Intake:
         field_value = self.request.order_field
         if field_value is None or not field_value.strip():
             return self._refuse(400, INVALID, "the form field 'order' is missing or empty")
-        try:
-            self.data = _load_json(field_value)
-        except BadPayload as exc:
-            self.json_error = exc
-        self.orderdesk_order_id = _peek_order_id(self.data)
+        self._read(field_value)
 
         if not self.claimed:
             return self._refuse(403, REFUSED, f"the {STORE_HEADER} header is missing")
@@ -437,17 +444,29 @@ class _Intake:
             return self._refuse(403, REFUSED, f"the {HASH_HEADER} header is missing")
         api_key = StoreRegistry(self.session).api_key(self.store)
         store_cache.remember(get_settings().database_url, self.store, api_key)
-        if not verify_signature(field_value, signature, api_key):
+        signed = signed_text(field_value, signature, api_key)
+        if signed is None:
             return self._refuse(403, REFUSED, f"the {HASH_HEADER} header does not match")
+        if signed != field_value:
+            self._read(signed)
 
         if self.json_error:
             return self._refuse(400, INVALID, str(self.json_error))
         try:
-            parsed = _validate(field_value, self.data)
+            parsed = _validate(signed, self.data)
         except BadPayload as exc:
             return self._refuse(400, INVALID, str(exc))
         self.orderdesk_order_id = parsed.order.id
         return _Decision(self, parsed).run()
+
+    def _read(self, text: str) -> None:
+        """Parse ``text``; before the signature is checked only to name the order in a receipt."""
+        self.data, self.json_error = None, None
+        try:
+            self.data = _load_json(text)
+        except BadPayload as exc:
+            self.json_error = exc
+        self.orderdesk_order_id = _peek_order_id(self.data)
 
     def _refuse(self, status: int, outcome: str, reason: str) -> IntakeResult:
         return self.finish(IntakeResult(status, {"error": reason}, outcome, reason=reason))
