@@ -42,7 +42,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from bridge import queues
+from bridge import queues, refusals
 from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
 from bridge.crypto import SecretError
 from bridge.db import session_scope
@@ -69,6 +69,7 @@ CANCEL_REFUSED = "cancel_refused"
 INVALID = "invalid"
 REFUSED = "refused"
 UNAVAILABLE = "unavailable"
+THROTTLED = "throttled"
 TOO_LARGE = "too_large"
 
 CANCELLED_BEFORE_ARRIVAL = "cancelled in Order Desk before it reached the bridge"
@@ -107,6 +108,8 @@ class IntakeResult:
     store_id: str = ""
     orderdesk_order_id: str = ""
     reason: str = ""
+    # Seconds for a ``Retry-After`` header (429 answers only).
+    retry_after: int = 0
 
 
 class BadPayload(ValueError):
@@ -414,7 +417,11 @@ def accept_for_known_store(request: IntakeRequest) -> IntakeResult | None:
 
 
 class _Intake:
-    """One request's decisions; every path ends in ``_finish`` so every answer has a receipt."""
+    """One request's decisions; every path ends in ``finish``, which writes the receipt.
+
+    Except for refusals the store did not sign: those go through ``bridge.refusals`` first,
+    which may answer 429 or skip the receipt, so forged posts cannot grow the table unbounded.
+    """
 
     def __init__(self, session: Session, request: IntakeRequest) -> None:
         self.session = session
@@ -424,6 +431,7 @@ class _Intake:
         self.data: Any = None
         self.json_error: BadPayload | None = None
         self.orderdesk_order_id = ""
+        self.verified = False
 
     def run(self) -> IntakeResult:
         field_value = self.request.order_field
@@ -447,6 +455,7 @@ class _Intake:
         signed = signed_text(field_value, signature, api_key)
         if signed is None:
             return self._refuse(403, REFUSED, f"the {HASH_HEADER} header does not match")
+        self.verified = True
         if signed != field_value:
             self._read(signed)
 
@@ -469,7 +478,20 @@ class _Intake:
         self.orderdesk_order_id = _peek_order_id(self.data)
 
     def _refuse(self, status: int, outcome: str, reason: str) -> IntakeResult:
-        return self.finish(IntakeResult(status, {"error": reason}, outcome, reason=reason))
+        """A refusal; one not signed by the store spends its sender's budget (``refusals``)."""
+        result = IntakeResult(status, {"error": reason}, outcome, reason=reason)
+        if self.verified:
+            return self.finish(result)
+        verdict = refusals.judge(self.request.remote_addr)
+        if verdict.throttled:
+            error = "too many refused requests from this address"
+            throttled = IntakeResult(
+                429, {"error": error}, THROTTLED, reason=error, retry_after=verdict.retry_after
+            )
+            return self._named(throttled)
+        if not verdict.keep_receipt:
+            return self._named(result)
+        return self.finish(result)
 
     def finish(self, result: IntakeResult) -> IntakeResult:
         store_row_id = self.store.id if self.store is not None else None
@@ -478,6 +500,9 @@ class _Intake:
         )
         # A plain Core INSERT: the receipt is never read back, so skip the ORM's machinery.
         self.session.execute(insert(WebhookReceipt.__table__).values(**values))
+        return self._named(result)
+
+    def _named(self, result: IntakeResult) -> IntakeResult:
         result.store_id = self.claimed
         result.orderdesk_order_id = self.orderdesk_order_id
         return result

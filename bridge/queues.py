@@ -24,6 +24,7 @@ POLL_WAREHOUSE = "bridge.poll_warehouse"
 SYNC_INVENTORY = "bridge.sync_inventory"
 SWEEP = "bridge.sweep"
 SCHEDULE_POLLS = "bridge.schedule_polls"
+RETENTION = "bridge.retention"
 
 ROUTES = {
     SUBMIT_ORDER: QUEUE_INTAKE,
@@ -37,4 +38,5 @@ ROUTES = {
     SYNC_INVENTORY: QUEUE_POLL,
     SWEEP: QUEUE_MAINTENANCE,
     SCHEDULE_POLLS: QUEUE_MAINTENANCE,
+    RETENTION: QUEUE_MAINTENANCE,
 }

@@ -12,6 +12,7 @@ import pytest
 
 from bridge.settings import get_settings
 from bridge.sim.server import BackgroundServer
+from tests.conftest import reset_caches
 from tests.intake.conftest import URL, store  # noqa: F401 (a fixture used by these tests)
 from web import create_app
 
@@ -29,3 +30,12 @@ def serve(database: str) -> Iterator[Callable[[], str]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(params=["full-path", "fast-path"])
+def path(request: pytest.FixtureRequest, bridge_env: pytest.MonkeyPatch) -> str:
+    """The full path alone (no store snapshot is ever used), or the one-statement fast path."""
+    if request.param == "full-path":
+        bridge_env.setenv("BRIDGE_STORE_CACHE_SECONDS", "0")
+        reset_caches()
+    return request.param

@@ -24,7 +24,6 @@ from bridge import intake
 from bridge.models import Order
 from bridge.settings import get_settings
 from bridge.storecache import store_cache
-from tests.conftest import reset_caches
 from tests.intake.conftest import STORE_ID, count, fixture_order, order_row, signed_headers
 
 OD_ID = "48211937"
@@ -137,15 +136,6 @@ MALLEATIONS: dict[str, Attempt] = {
     "store-id-trailing-space": Attempt(_form(("order", ENCODED_DIGIT)), store_id=f"{STORE_ID} "),
     "store-id-leading-zero": Attempt(_form(("order", ENCODED_DIGIT)), store_id=f"0{STORE_ID}"),
 }
-
-
-@pytest.fixture(params=["full-path", "fast-path"])
-def path(request: pytest.FixtureRequest, bridge_env: pytest.MonkeyPatch) -> str:
-    """The full path alone (no store snapshot is ever used), or the one-statement fast path."""
-    if request.param == "full-path":
-        bridge_env.setenv("BRIDGE_STORE_CACHE_SECONDS", "0")
-        reset_caches()
-    return request.param
 
 
 @pytest.fixture
