@@ -15,6 +15,9 @@ snapshot of the store and writes order and receipt in one statement (``bridge.in
 which also re-checks the store. Anything it cannot accept outright takes the full path here.
 That took the intake from about 7 to about 4 ms of CPU per webhook (``bench/intake_bench.py``).
 
+Requests refused before their signature checks out spend a budget per client address and
+leave only a sample of receipts (``bridge.refusals``), so forged posts cannot fill the table.
+
 This module knows nothing of Flask: ``web/intake.py`` reads the body and hands over an
 ``IntakeRequest``. Outcomes and bodies follow design.md § Intake contract, plus one addition:
 an order posted from the store's cancel folder answers ``{"result": "cancel_requested"}`` (or
@@ -132,10 +135,10 @@ def signed_text(order_field: str, header_hash: str | None, api_key: str) -> str 
 
     HMAC-SHA256 of either is accepted: the current Order Desk sample signs the raw value; the
     2014 sample and the PHP client ``rawurldecode`` it first. The two differ only when the field
-    holds ``%xx`` sequences. Callers must parse the text returned
-    here and never the raw field: a captured webhook re-sent with characters percent-encoded
-    (``"id":"%34821..."``) still decodes to the signed text, while its raw form names a new
-    order. The bytes verified are the bytes parsed.
+    holds ``%xx`` sequences. Callers must parse the text returned here and never the raw field:
+    a captured webhook re-sent with characters percent-encoded (``"id":"%34821..."``) still
+    decodes to the signed text, while its raw form names a new order. The bytes verified are the
+    bytes parsed.
     """
     if not header_hash:
         return None
