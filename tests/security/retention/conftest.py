@@ -2,8 +2,12 @@
 
 from tests.ops.conftest import (  # noqa: F401 (fixtures used by these tests)
     admin_client,
+    audited_store,
     broker,
     cli,
+    orderdesk,
+    seed_audited,
     seed_order,
     store,
+    warehouse,
 )
