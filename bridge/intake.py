@@ -15,6 +15,9 @@ snapshot of the store and writes order and receipt in one statement (``bridge.in
 which also re-checks the store. Anything it cannot accept outright takes the full path here.
 That took the intake from about 7 to about 4 ms of CPU per webhook (``bench/intake_bench.py``).
 
+Requests refused before their signature checks out spend a budget per client address and
+leave only a sample of receipts (``bridge.refusals``), so forged posts cannot fill the table.
+
 This module knows nothing of Flask: ``web/intake.py`` reads the body and hands over an
 ``IntakeRequest``. Outcomes and bodies follow design.md § Intake contract, plus one addition:
 an order posted from the store's cancel folder answers ``{"result": "cancel_requested"}`` (or
@@ -42,7 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from bridge import queues
+from bridge import queues, refusals
 from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
 from bridge.crypto import SecretError
 from bridge.db import session_scope
@@ -69,6 +72,7 @@ CANCEL_REFUSED = "cancel_refused"
 INVALID = "invalid"
 REFUSED = "refused"
 UNAVAILABLE = "unavailable"
+THROTTLED = "throttled"
 TOO_LARGE = "too_large"
 
 CANCELLED_BEFORE_ARRIVAL = "cancelled in Order Desk before it reached the bridge"
@@ -107,6 +111,8 @@ class IntakeResult:
     store_id: str = ""
     orderdesk_order_id: str = ""
     reason: str = ""
+    # Seconds for a ``Retry-After`` header (429 answers only).
+    retry_after: int = 0
 
 
 class BadPayload(ValueError):
@@ -124,26 +130,36 @@ class ParsedOrder:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
-def verify_signature(order_field: str, header_hash: str | None, api_key: str) -> bool:
-    """HMAC-SHA256 of the field as received, or of its URL-decoded form (orderdesk-api.md §9.2).
+def signed_text(order_field: str, header_hash: str | None, api_key: str) -> str | None:
+    """The text the signature covers, the field as received or its URL-decoded form; else None.
 
-    The current Order Desk sample signs the raw value; the 2014 sample and the PHP client
-    ``rawurldecode`` it first. The two differ only when the JSON text holds ``%xx`` sequences.
+    HMAC-SHA256 of either is accepted: the current Order Desk sample signs the raw value; the
+    2014 sample and the PHP client ``rawurldecode`` it first. The two differ only when the field
+    holds ``%xx`` sequences. Callers must parse the text returned here and never the raw field:
+    a captured webhook re-sent with characters percent-encoded (``"id":"%34821..."``) still
+    decodes to the signed text, while its raw form names a new order. The bytes verified are the
+    bytes parsed.
     """
     if not header_hash:
-        return False
+        return None
     expected = header_hash.strip().lower()
     if not expected.isascii():
-        return False
+        return None
     candidates = [order_field]
     if "%" in order_field:
         candidates.append(unquote(order_field))
     key = api_key.encode("utf-8")
-    matched = False
+    signed = None
     for candidate in candidates:
         mac = hmac.new(key, candidate.encode("utf-8"), hashlib.sha256).hexdigest()
-        matched |= hmac.compare_digest(mac, expected)
-    return matched
+        if hmac.compare_digest(mac, expected) and signed is None:
+            signed = candidate
+    return signed
+
+
+def verify_signature(order_field: str, header_hash: str | None, api_key: str) -> bool:
+    """Whether either form of the field is signed; parse ``signed_text``'s answer, not the field."""
+    return signed_text(order_field, header_hash, api_key) is not None
 
 
 def is_cancel_request(store: Store | StoreSnapshot, order_json: Mapping[str, Any]) -> bool:
@@ -372,10 +388,11 @@ def accept_for_known_store(request: IntakeRequest) -> IntakeResult | None:
     store = store_cache.get(database_url, claimed, settings.store_cache_seconds)
     if store is None or not store.active:
         return None
-    if not verify_signature(field_value, request.header(HASH_HEADER), store.api_key):
+    signed = signed_text(field_value, request.header(HASH_HEADER), store.api_key)
+    if signed is None:
         return None
     try:
-        parsed = parse_order(field_value)
+        parsed = parse_order(signed)
     except BadPayload:
         return None
     if is_cancel_request(store, parsed.data) or why_unfulfillable(parsed.order):
@@ -403,7 +420,11 @@ def accept_for_known_store(request: IntakeRequest) -> IntakeResult | None:
 
 
 class _Intake:
-    """One request's decisions; every path ends in ``_finish`` so every answer has a receipt."""
+    """One request's decisions; every path ends in ``finish``, which writes the receipt.
+
+    Except for refusals the store did not sign: those go through ``bridge.refusals`` first,
+    which may answer 429 or skip the receipt, so forged posts cannot grow the table unbounded.
+    """
 
     def __init__(self, session: Session, request: IntakeRequest) -> None:
         self.session = session
@@ -413,16 +434,13 @@ class _Intake:
         self.data: Any = None
         self.json_error: BadPayload | None = None
         self.orderdesk_order_id = ""
+        self.verified = False
 
     def run(self) -> IntakeResult:
         field_value = self.request.order_field
         if field_value is None or not field_value.strip():
             return self._refuse(400, INVALID, "the form field 'order' is missing or empty")
-        try:
-            self.data = _load_json(field_value)
-        except BadPayload as exc:
-            self.json_error = exc
-        self.orderdesk_order_id = _peek_order_id(self.data)
+        self._read(field_value)
 
         if not self.claimed:
             return self._refuse(403, REFUSED, f"the {STORE_HEADER} header is missing")
@@ -437,20 +455,46 @@ class _Intake:
             return self._refuse(403, REFUSED, f"the {HASH_HEADER} header is missing")
         api_key = StoreRegistry(self.session).api_key(self.store)
         store_cache.remember(get_settings().database_url, self.store, api_key)
-        if not verify_signature(field_value, signature, api_key):
+        signed = signed_text(field_value, signature, api_key)
+        if signed is None:
             return self._refuse(403, REFUSED, f"the {HASH_HEADER} header does not match")
+        self.verified = True
+        if signed != field_value:
+            self._read(signed)
 
         if self.json_error:
             return self._refuse(400, INVALID, str(self.json_error))
         try:
-            parsed = _validate(field_value, self.data)
+            parsed = _validate(signed, self.data)
         except BadPayload as exc:
             return self._refuse(400, INVALID, str(exc))
         self.orderdesk_order_id = parsed.order.id
         return _Decision(self, parsed).run()
 
+    def _read(self, text: str) -> None:
+        """Parse ``text``; before the signature is checked only to name the order in a receipt."""
+        self.data, self.json_error = None, None
+        try:
+            self.data = _load_json(text)
+        except BadPayload as exc:
+            self.json_error = exc
+        self.orderdesk_order_id = _peek_order_id(self.data)
+
     def _refuse(self, status: int, outcome: str, reason: str) -> IntakeResult:
-        return self.finish(IntakeResult(status, {"error": reason}, outcome, reason=reason))
+        """A refusal; one not signed by the store spends its sender's budget (``refusals``)."""
+        result = IntakeResult(status, {"error": reason}, outcome, reason=reason)
+        if self.verified:
+            return self.finish(result)
+        verdict = refusals.judge(self.request.remote_addr)
+        if verdict.throttled:
+            error = "too many refused requests from this address"
+            throttled = IntakeResult(
+                429, {"error": error}, THROTTLED, reason=error, retry_after=verdict.retry_after
+            )
+            return self._named(throttled)
+        if not verdict.keep_receipt:
+            return self._named(result)
+        return self.finish(result)
 
     def finish(self, result: IntakeResult) -> IntakeResult:
         store_row_id = self.store.id if self.store is not None else None
@@ -459,6 +503,9 @@ class _Intake:
         )
         # A plain Core INSERT: the receipt is never read back, so skip the ORM's machinery.
         self.session.execute(insert(WebhookReceipt.__table__).values(**values))
+        return self._named(result)
+
+    def _named(self, result: IntakeResult) -> IntakeResult:
         result.store_id = self.claimed
         result.orderdesk_order_id = self.orderdesk_order_id
         return result

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -35,6 +36,10 @@ from bridge.states import OrderState
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only auto-increments INTEGER PRIMARY KEY, so BigInteger ids are plain INTEGER there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+# Finished orders (the states nothing leaves) whose payload is still kept.
+RETENTION_DUE = "pruned_at IS NULL AND state IN ('shipped', 'cancelled')"
 
 
 def utcnow() -> datetime:
@@ -104,6 +109,13 @@ class Order(TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("store_id", "orderdesk_order_id", name="uq_orders_store_od_order"),
         Index("ix_orders_state_next_attempt", "state", "next_attempt_at"),
+        # Only finished orders still holding their payload: what the retention job looks for.
+        Index(
+            "ix_orders_retention_due",
+            "updated_at",
+            postgresql_where=text(RETENTION_DUE),
+            sqlite_where=text(RETENTION_DUE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -127,6 +139,8 @@ class Order(TimestampMixin, Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     in_process_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the retention job blanked the payload and dropped the history (bridge.retention).
+    pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     store: Mapped[Store] = relationship(back_populates="orders")
     shipments: Mapped[list[Shipment]] = relationship(back_populates="order")

@@ -26,6 +26,7 @@ SWEEP = "bridge.sweep"
 SCHEDULE_POLLS = "bridge.schedule_polls"
 RECONCILE = "bridge.reconcile"
 RECONCILE_STORE = "bridge.reconcile_store"
+RETENTION = "bridge.retention"
 
 ROUTES = {
     SUBMIT_ORDER: QUEUE_INTAKE,
@@ -42,4 +43,5 @@ ROUTES = {
     RECONCILE: QUEUE_MAINTENANCE,
     # Paced Order Desk reads, like polls: never ahead of intake-driven work.
     RECONCILE_STORE: QUEUE_POLL,
+    RETENTION: QUEUE_MAINTENANCE,
 }

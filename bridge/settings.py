@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     reconcile_first_lookback_seconds: float = Field(default=3 * 86400.0, gt=0)
     orderdesk_bucket_size: float = Field(default=20.0, gt=0)
     orderdesk_refill_per_second: float = Field(default=3.0, gt=0)
+    refusal_burst: float = Field(default=30.0, ge=1)
+    refusals_per_minute: float = Field(default=30.0, gt=0)
+    refusal_receipt_seconds: float = Field(default=60.0, gt=0)
+    retention_days: int = Field(default=90, gt=0)
 
     @field_validator("orderdesk_api_url")
     @classmethod

@@ -121,6 +121,8 @@ def orderdesk_webhook() -> tuple[Response, int]:
     )
     _observe(result.outcome, result.status, started, result)
     response = jsonify(result.body)
+    if result.retry_after:
+        response.headers["Retry-After"] = str(result.retry_after)
     publisher.publish_after(response, result.enqueue)
     return response, result.status
 

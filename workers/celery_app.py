@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, signals
+from celery.schedules import crontab
 from kombu import Queue
 
 from bridge import queues
@@ -115,6 +116,12 @@ def make_celery(settings: Settings | None = None) -> Celery:
                 "task": queues.RECONCILE,
                 "schedule": settings.reconcile_interval_seconds,
                 "options": {"expires": settings.reconcile_interval_seconds},
+            },
+            # Daily, at a quiet hour (UTC); see bridge.retention.
+            "retention": {
+                "task": queues.RETENTION,
+                "schedule": crontab(minute=17, hour=3),
+                "options": {"expires": 3600},
             },
         },
     )

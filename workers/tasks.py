@@ -15,13 +15,13 @@ from typing import Any
 import structlog
 from celery import Task
 
-from bridge import queues, reconcile
+from bridge import leases, queues, reconcile, retention
 from bridge.backends import errors as backend_errors
 from bridge.metrics import TASK_SECONDS
 from bridge.orderdesk import errors as orderdesk_errors
 from bridge.pipeline import cancel, inventory, orderdesk_sync, poll, submit, sweep
 from bridge.ratelimit import RateLimitError
-from workers.celery_app import MAX_COUNTDOWN, app
+from workers.celery_app import MAX_COUNTDOWN, TASK_TIME_LIMIT, app
 
 log = structlog.get_logger(__name__)
 
@@ -131,3 +131,19 @@ def reconcile_stores() -> list[int]:
 @app.task(name=queues.RECONCILE_STORE, **per_store)
 def reconcile_store(store_id: int) -> dict[str, Any]:
     return vars(reconcile.reconcile_store(store_id))
+
+
+# Leaves time to finish the batch in hand before the task's soft time limit.
+RETENTION_BUDGET_SECONDS = TASK_TIME_LIMIT - 90
+
+
+@app.task(name=queues.RETENTION, base=BridgeTask)
+def retention_task() -> dict[str, object]:
+    """Daily pruning; a run cut short by its time budget sends itself again to carry on."""
+    with leases.held("retention", ttl=TASK_TIME_LIMIT) as mine:
+        if not mine:
+            return {"skipped": "another retention run holds the lease"}
+        report = retention.prune(time_budget=RETENTION_BUDGET_SECONDS)
+    if not report.complete:
+        retention_task.apply_async(countdown=60)
+    return {**vars(report), "cutoff": report.cutoff.isoformat()}

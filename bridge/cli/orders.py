@@ -86,6 +86,8 @@ def show(ref: str, as_json: bool) -> None:
             click.echo(f"  {key.replace('_', ' ')}: {summary[key]}")
     if summary["changed_after_submission"]:
         click.echo("  changed in Order Desk after it was submitted")
+    if summary["pruned_at"]:
+        click.echo(f"  address, lines and history removed by retention on {summary['pruned_at']}")
     click.echo("events:")
     for event in view["events"]:
         move = f" {event['from_state']} -> {event['to_state']}" if event["to_state"] else ""
@@ -124,6 +126,7 @@ def _view(detail: operations.OrderDetail) -> dict:
             "changed_after_submission": order.changed_after_submission,
             "created_at": _when(order.created_at),
             "updated_at": _when(order.updated_at),
+            "pruned_at": _when(order.pruned_at) if order.pruned_at else None,
         },
         "events": [
             {

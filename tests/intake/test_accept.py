@@ -98,6 +98,7 @@ def test_fast_and_full_paths_write_the_same_order_and_receipt(store: str) -> Non
     assert by_fast["payload"] == by_full["payload"] | {"id": "900002"}
     assert by_fast["idempotency_key"] == f"od-{STORE_ID}-900002"
     assert by_fast["created_at"] == by_fast["updated_at"]
+    assert by_fast["pruned_at"] is None  # set by the retention job only
     receipt_full = _columns(WebhookReceipt, orderdesk_order_id="900001")
     receipt_fast = _columns(WebhookReceipt, orderdesk_order_id="900002")
     differing = {"id", "orderdesk_order_id", "received_at", "body_sha256", "body_bytes"}
