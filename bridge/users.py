@@ -123,6 +123,12 @@ class AdminUsers:
         user.session_generation += 1
         return user
 
+    def end_sessions(self, user_id: int) -> None:
+        """Sign the user out everywhere: every cookie issued so far stops working."""
+        user = self.session.get(AdminUser, user_id)
+        if user is not None:
+            user.session_generation += 1
+
     def enable(self, name: str) -> AdminUser:
         user = self.get(name)
         user.active = True

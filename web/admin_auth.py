@@ -220,6 +220,9 @@ def login() -> Response | tuple[str, int]:
 
 
 def logout() -> Response:
+    """Sign out: this user's sessions end everywhere, copies of the cookie included."""
+    with session_scope() as db:
+        AdminUsers(db).end_sessions(g.admin_user.id)
     log.info("admin signed out", user=current_user_name())
     session.clear()
     return redirect(url_for("admin.login"), code=303)

@@ -3,6 +3,7 @@ never given as arguments (those end up in shell history and in every process lis
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 
 import click
@@ -23,7 +24,7 @@ def _when(value: datetime | None) -> str:
 
 def _read_password(name: str, from_stdin: bool) -> str:
     if from_stdin:
-        line = click.get_text_stream("stdin").readline()
+        line = sys.stdin.readline()
         password = line.removesuffix("\n").removesuffix("\r")
         if not password:
             raise AdminUserError("no password on standard input")

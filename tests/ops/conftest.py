@@ -28,7 +28,6 @@ from bridge.sim.orderdesk import OrderDeskSimulator
 from bridge.sim.warehouse import WarehouseSimulator
 from bridge.states import OrderState
 from bridge.stores import StoreRegistry
-from bridge.users import AdminUsers
 from tests.conftest import reset_caches
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -183,6 +182,8 @@ def cli(database: str) -> Callable[..., Result]:
 
 
 def add_admin_user(name: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> None:
+    from bridge.users import AdminUsers
+
     with session_scope() as session:
         AdminUsers(session).add(name, password)
 
