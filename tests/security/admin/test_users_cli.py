@@ -13,7 +13,6 @@ from flask import Flask
 
 from bridge.cli import main
 from bridge.db import session_scope
-from bridge.models import AdminUser
 from tests.ops.conftest import sign_in
 
 PASSWORD = "plenty of words in here"
@@ -28,6 +27,8 @@ def users(database: str) -> Callable[..., Result]:
 
 
 def _hashes() -> dict[str, str]:
+    from bridge.models import AdminUser
+
     with session_scope() as session:
         return {user.name: user.password_hash for user in session.query(AdminUser)}
 
