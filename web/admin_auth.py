@@ -151,7 +151,8 @@ def guard() -> Response | None:
     user = _signed_in_user()
     if user is None:
         session.clear()
-        return redirect(_login_url(request.full_path.rstrip("?")), code=303)
+        back_to = request.full_path.rstrip("?") if request.method == "GET" else ""
+        return redirect(_login_url(back_to), code=303)
     session["seen"] = int(time.time())
     g.admin_user = user
     return None

@@ -334,6 +334,8 @@ def test_hole11_a_page_number_of_non_ascii_digits_is_refused_not_a_crash(
             assert response.status_code == 400, (path, page[:5])
             assert "page must be a whole number" in _body(response)
         assert admin_client.get(path, query_string={"page": "2"}).status_code == 200
+    for row in ("%C2%B2", "9" * 30):
+        assert admin_client.get(f"/admin/orders/{row}").status_code == 404
 
 
 def test_hole7_the_shared_password_is_gone_from_settings_and_recipes() -> None:
