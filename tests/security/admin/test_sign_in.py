@@ -8,8 +8,10 @@ user name and per client address, counted in the database so every web process a
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -85,7 +87,9 @@ def test_hole7_sign_in_returns_to_the_page_asked_for_but_never_off_site(admin_ap
             assert response.headers["Location"] == lands_on, target
 
 
-def test_hole7_wrong_password_and_unknown_user_get_the_same_answer(admin_app: Flask) -> None:
+def test_hole7_wrong_password_and_unknown_user_get_the_same_answer(
+    admin_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
     with admin_app.test_client() as client:
         wrong = sign_in(client, password="not the password at all")
         unknown = sign_in(client, name="nobody-here")
@@ -96,6 +100,10 @@ def test_hole7_wrong_password_and_unknown_user_get_the_same_answer(admin_app: Fl
         strip = re.compile(r'name="csrf_token" value="[^"]+"')
         assert strip.sub("", _body(wrong)) == strip.sub("", _body(unknown))
         assert ADMIN_PASSWORD not in _body(wrong)
+        assert sign_in(client).status_code == 303
+    logged = caplog.text
+    assert "admin sign-in failed" in logged and "admin signed in" in logged
+    assert ADMIN_PASSWORD not in logged and "not the password at all" not in logged
 
 
 def test_hole7_unknown_user_costs_a_password_hash_too(admin_app: Flask) -> None:
@@ -190,6 +198,32 @@ def test_hole7_failures_are_counted_across_processes(
     assert attempt(second, "guess guess guess").status_code == 401
     assert attempt(first, ADMIN_PASSWORD).status_code == 429
     assert attempt(second, ADMIN_PASSWORD).status_code == 429
+
+
+def test_hole7_simultaneous_failures_are_all_counted(database: str) -> None:
+    """Eight failures at the same instant, as eight gunicorn workers would record them: none is
+    lost, including the race to insert a name's first row."""
+    from bridge.login_throttle import LoginThrottle, user_key
+    from bridge.models import AdminLoginThrottle
+
+    throttle = LoginThrottle(max_per_user=8, max_per_address=100, lockout=timedelta(minutes=5))
+    start = threading.Barrier(8)
+
+    def fail() -> None:
+        start.wait()
+        throttle.failed("target", "192.0.2.1")
+
+    workers = [threading.Thread(target=fail) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    with session_scope() as session:
+        row = session.get(AdminLoginThrottle, user_key("target"))
+        assert row is not None and row.failures == 8
+    assert throttle.locked("target", "198.51.100.1")
+    assert not throttle.locked("someone-else", "198.51.100.1")
 
 
 def test_hole7_success_clears_the_count(make_admin_app: Callable[..., Flask]) -> None:
