@@ -384,3 +384,20 @@ def test_hole7_the_shared_password_is_gone_from_settings_and_recipes() -> None:
     ]
     for path in recipes:
         assert "BRIDGE_ADMIN_PASSWORD" not in path.read_text(), path
+
+
+def test_hole7_sessions_survive_a_secret_key_rotation_and_die_with_the_old_key(
+    make_admin_app: Callable[..., Flask],
+) -> None:
+    old_key, new_key = "first-secret-key-0123456789abcdef", "second-secret-key-0123456789abcdef"
+    first = make_admin_app(BRIDGE_SECRET_KEY=old_key)
+    add_admin_user()
+    with first.test_client() as client:
+        assert sign_in(client).status_code == 303
+        cookie = client.get_cookie("bridge_admin", path="/admin")
+        assert cookie is not None
+    for keys, status in [(f"{new_key},{old_key}", 200), (new_key, 303)]:
+        app = make_admin_app(BRIDGE_SECRET_KEY=keys)
+        with app.test_client() as client:
+            client.set_cookie("bridge_admin", cookie.value, path="/admin")
+            assert client.get("/admin/").status_code == status, keys
