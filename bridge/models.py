@@ -3,7 +3,9 @@
 Each table has one job: ``stores`` (the registry), ``orders`` (one row per Order Desk order and
 its pipeline state), ``shipments`` (one row per warehouse package), ``order_events`` (append-only
 history), ``webhook_receipts`` (every intake request), ``backend_cursors`` (where each store's
-warehouse poll resumes) and ``leases`` (named locks so periodic work runs once at a time).
+warehouse poll resumes), ``leases`` (named locks so periodic work runs once at a time),
+``admin_users`` (who may sign in to the admin pages) and ``admin_login_throttle`` (failed
+sign-ins per user name and per address, shared by every web process).
 The same models run on SQLite for ``bridge dev``; JSON becomes JSONB on PostgreSQL.
 """
 
@@ -255,3 +257,29 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     owner: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AdminUser(TimestampMixin, Base):
+    """A person who may sign in to the admin pages; actions are recorded under ``name``."""
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Part of every session cookie: a password change or a disable bumps it, ending old sessions.
+    session_generation: Mapped[int] = mapped_column(Integer, default=1)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AdminLoginThrottle(Base):
+    """Recent failed sign-ins for one key (a hashed user name or a client address)."""
+
+    __tablename__ = "admin_login_throttle"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -57,7 +57,8 @@ def label(store: Store, order: Order) -> str:
 def _find(session: Session, ref: str | int, *, lock: bool = False) -> Order:
     text = str(ref).strip()
     query = select(Order)
-    if text.isdigit():
+    # ASCII only: ``isdigit`` also accepts ``²``, which ``int`` refuses. 18 digits fit a bigint.
+    if text.isascii() and text.isdigit() and len(text) <= 18:
         query = query.where(Order.id == int(text))
     elif text.count(":") == 1 and all(part.strip() for part in text.split(":")):
         store_id, od_id = (part.strip() for part in text.split(":"))

@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     redis_url: str = ""
     secret_key: SecretStr | None = None
     orderdesk_api_url: str = DEFAULT_ORDERDESK_API_URL
-    admin_password: SecretStr | None = None
+    admin_enabled: bool = True
+    admin_session_idle_minutes: int = Field(default=30, gt=0, le=24 * 60)
+    admin_login_max_failures: int = Field(default=5, gt=0)
+    admin_login_max_failures_per_address: int = Field(default=20, gt=0)
+    admin_login_lockout_minutes: int = Field(default=15, gt=0, le=24 * 60)
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)

@@ -1,11 +1,20 @@
-"""The web process: ``web:create_app()`` serves intake, health, metrics and the admin pages."""
+"""The web process: ``web:create_app()`` serves intake, health, metrics and the admin pages.
+
+``BRIDGE_ADMIN_ENABLED=false`` leaves the admin pages out entirely (``/admin`` is a 404), for a
+public webhook process; the admin pages then run on a separate, private process.
+"""
 
 from __future__ import annotations
 
+import os
+
+import structlog
 from flask import Flask
 
 from bridge.logs import configure_logging
 from bridge.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -15,9 +24,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["BRIDGE_SETTINGS"] = settings
 
-    from web import admin, health, intake
+    from web import health, intake
 
     app.register_blueprint(intake.bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(admin.bp)
+    if settings.admin_enabled:
+        _register_admin(app, settings)
     return app
+
+
+def _register_admin(app: Flask, settings: Settings) -> None:
+    from web import admin, admin_auth
+
+    if os.environ.get("BRIDGE_ADMIN_PASSWORD"):
+        log.warning(
+            "BRIDGE_ADMIN_PASSWORD is no longer read: admin users sign in with their own "
+            "accounts (bridge users add NAME); remove the variable"
+        )
+    admin_auth.configure_sessions(app, settings)
+    app.register_blueprint(admin.bp)

@@ -1,48 +1,31 @@
 """The admin pages: what the bridge holds, and the two actions a person takes (retry, cancel).
 
-Plain server-rendered HTML behind HTTP Basic (any user name, ``BRIDGE_ADMIN_PASSWORD``). There is
-no session: a form carries a token that is an HMAC, under the secret key, of the admin identity
-and the time it was issued, and a POST must also come from a page of this host (``Origin`` or
-``Referer``). The pages read through ``bridge.operations`` and stores through ``describe``, so
-they can show nothing a secret could leak from; Jinja escapes everything.
+Plain server-rendered HTML for signed-in admin users (``bridge users add``; the sign-in, the
+session and CSRF are in ``web.admin_auth``). Actions are recorded under the user's name. The
+pages read through ``bridge.operations`` and stores through ``describe``, so they can show
+nothing a secret could leak from; Jinja escapes everything.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from pydantic import ValidationError
-from werkzeug.exceptions import HTTPException
 
 from bridge import operations
-from bridge.crypto import secret_material
 from bridge.db import session_scope
 from bridge.orderdesk.payload import Order as OrderDeskOrder
-from bridge.settings import Settings
 from bridge.states import OrderState, can_move
 from bridge.stores import StoreRegistry
+from web import admin_auth
+from web.admin_auth import Refused
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
-ACTOR = "admin"
 PAGE_SIZE = 50
-TOKEN_TTL_SECONDS = 8 * 3600
-REALM = 'Basic realm="orderdesk-bridge admin", charset="UTF-8"'
+MAX_PAGE_DIGITS = 6
 NOTICES = {
     "retried": "The order is back in the pipeline and was sent for submission.",
     "cancel_requested": "The warehouse is being asked to cancel the order.",
@@ -50,45 +33,9 @@ NOTICES = {
     "not_sent": "The broker did not answer; the sweeper will send the work within minutes.",
 }
 
-
-class Refused(HTTPException):
-    """A plain-text refusal with its own status (401 asks the browser for the password)."""
-
-    def __init__(self, status: int, sentence: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(description=sentence)
-        self.code = status
-        self._headers = headers or {}
-
-    def get_response(self, environ: Any = None, scope: Any = None) -> Response:
-        response = Response(self.description + "\n", self.code, mimetype="text/plain")
-        response.headers.update(self._headers)
-        return response
-
-
-def _settings() -> Settings:
-    return current_app.config["BRIDGE_SETTINGS"]
-
-
-def _admin_password() -> str:
-    secret = _settings().admin_password
-    return secret.get_secret_value() if secret is not None else ""
-
-
-@bp.before_request
-def authenticate() -> None:
-    expected = _admin_password()
-    if not expected:
-        raise Refused(503, "The admin pages are off: set BRIDGE_ADMIN_PASSWORD to turn them on.")
-    auth = request.authorization
-    given = auth.password if auth is not None and auth.type == "basic" and auth.password else ""
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Refused(
-            401,
-            "Sign in with any user name and the admin password (BRIDGE_ADMIN_PASSWORD).",
-            {"WWW-Authenticate": REALM},
-        )
-    if request.method == "POST":
-        check_csrf()
+bp.before_request(admin_auth.guard)
+bp.add_url_rule("/login", "login", admin_auth.login, methods=["GET", "POST"])
+bp.add_url_rule("/logout", "logout", admin_auth.logout, methods=["POST"])
 
 
 @bp.after_request
@@ -104,35 +51,6 @@ def harden(response: Response) -> Response:
     return response
 
 
-# -- CSRF --------------------------------------------------------------------------------------
-
-
-def _token_mac(issued: int) -> str:
-    # The password's digest is part of the identity: changing the password voids old forms.
-    identity = hashlib.sha256(_admin_password().encode()).hexdigest()
-    key = secret_material(_settings()).encode()
-    return hmac.new(key, f"admin:{identity}:{issued}".encode(), hashlib.sha256).hexdigest()
-
-
-def csrf_token() -> str:
-    issued = int(time.time())
-    return f"{issued}.{_token_mac(issued)}"
-
-
-def _same_host() -> bool:
-    source = request.headers.get("Origin") or request.headers.get("Referer") or ""
-    return bool(source) and source != "null" and urlsplit(source).netloc == request.host
-
-
-def check_csrf() -> None:
-    issued_text, _, mac = request.form.get("csrf_token", "").partition(".")
-    fresh = issued_text.isdigit() and 0 <= time.time() - int(issued_text) <= TOKEN_TTL_SECONDS
-    if not fresh or not hmac.compare_digest(mac.encode(), _token_mac(int(issued_text)).encode()):
-        raise Refused(403, "This form has expired or did not come from the admin pages; reload it.")
-    if not _same_host():
-        raise Refused(403, "This request did not come from a page of this site.")
-
-
 # -- helpers -----------------------------------------------------------------------------------
 
 
@@ -142,12 +60,20 @@ def _when(value: datetime | None) -> str:
 
 @bp.context_processor
 def template_helpers() -> dict[str, Any]:
-    return {"when": _when, "csrf_token": csrf_token, "states": [s.value for s in OrderState]}
+    return {
+        "when": _when,
+        "csrf_token": admin_auth.csrf_token,
+        "states": [s.value for s in OrderState],
+        "admin_user": getattr(g, "admin_user", None),
+    }
 
 
 def _page() -> int:
+    """The ``page`` argument; ASCII digits only (``isdigit`` alone lets ``²`` reach ``int``)."""
     page = request.args.get("page", "1")
-    return max(1, int(page)) if page.isdigit() else 1
+    if not (page.isascii() and page.isdigit() and len(page) <= MAX_PAGE_DIGITS):
+        raise Refused(400, f"page must be a whole number below {10**MAX_PAGE_DIGITS}.")
+    return max(1, int(page))
 
 
 def _actions(state: str) -> dict[str, bool]:
@@ -240,7 +166,7 @@ def _render_order(order_id: int, *, error: str | None = None) -> str:
 
 def _act(order_id: int, action: Any) -> Response | tuple[str, int]:
     try:
-        result = action(order_id, ACTOR)
+        result = action(order_id, admin_auth.current_user_name())
     except operations.OperationError as exc:
         return _render_order(order_id, error=str(exc)), 409
     if result.enqueued is False:

@@ -12,8 +12,9 @@ from bridge.logs import configure_logging
 from bridge.operations import OperationError
 from bridge.settings import SettingsError, get_settings
 from bridge.stores import StoreError
+from bridge.users import AdminUserError
 
-OPERATOR_ERRORS = (SettingsError, StoreError, SecretError, OperationError)
+OPERATOR_ERRORS = (SettingsError, StoreError, SecretError, OperationError, AdminUserError)
 
 
 class BridgeGroup(click.Group):
@@ -45,12 +46,23 @@ def sim() -> None:
 
 
 def _register() -> None:
-    from bridge.cli import audit, backends, db, dev, orders, sim_orderdesk, sim_warehouse, stores
+    from bridge.cli import (
+        audit,
+        backends,
+        db,
+        dev,
+        orders,
+        sim_orderdesk,
+        sim_warehouse,
+        stores,
+        users,
+    )
 
     main.add_command(db.group)
     main.add_command(stores.group)
     main.add_command(backends.group)
     main.add_command(orders.group)
+    main.add_command(users.group)
     main.add_command(audit.command)
     sim.add_command(sim_orderdesk.command)
     sim.add_command(sim_warehouse.command)

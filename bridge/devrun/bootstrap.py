@@ -3,7 +3,8 @@
 The simulators keep their state in memory and forget it when they stop, so a previous run's
 database would only hold orders, ids and a warehouse cursor that no longer exist anywhere (and
 the Order Desk simulator hands out the same order ids again). Each run therefore starts from an
-empty database and broker in the data folder; the generated secret and admin password are kept.
+empty database and broker in the data folder; the generated secret and admin password are kept,
+and the admin user is made again in the new database with that password.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bridge.db import session_scope
 from bridge.logs import configure_logging
 from bridge.sim.orderdesk import OrderDeskSimulatorClient
 from bridge.stores import StoreRegistry
+from bridge.users import AdminUsers
 
 DEMO_STORE_ID = "100100"
 DEMO_STORE_NAME = "Demo Store"
@@ -102,13 +104,14 @@ def _kept_secret(path: Path, make: int = 24) -> str:
     return path.read_text().strip()
 
 
-def admin_password(paths: DevPaths, configured: str) -> str:
-    """The operator's ``BRIDGE_ADMIN_PASSWORD`` if set, else one generated into the data folder."""
-    return configured or _kept_secret(paths.admin_password_file)
+def admin_password(paths: DevPaths) -> str:
+    """The dev admin user's password: generated once into a 0600 file of the data folder, so it
+    is never printed or logged (``bridge dev`` prints the file's path)."""
+    return _kept_secret(paths.admin_password_file)
 
 
 def dev_environment(
-    base_env: Mapping[str, str], paths: DevPaths, orderdesk_api_url: str, admin: str
+    base_env: Mapping[str, str], paths: DevPaths, orderdesk_api_url: str
 ) -> dict[str, str]:
     """The environment of every child: dev mode, embedded database and broker, short intervals.
 
@@ -125,7 +128,7 @@ def dev_environment(
         BRIDGE_REDIS_URL="",
         BRIDGE_ORDERDESK_API_URL=orderdesk_api_url,
         BRIDGE_LOG_FORMAT="console",
-        BRIDGE_ADMIN_PASSWORD=admin,
+        BRIDGE_ADMIN_ENABLED="true",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -144,11 +147,13 @@ def apply_to_this_process(env: Mapping[str, str]) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def prepare_database(warehouse_url: str) -> DemoStore:
-    """Migrate the empty database and register the demo store against the warehouse simulator."""
+def prepare_database(warehouse_url: str, admin: str) -> DemoStore:
+    """Migrate the empty database, make the admin user and register the demo store against the
+    warehouse simulator."""
     migrate.upgrade()
     store = DemoStore(DEMO_STORE_ID, secrets.token_hex(16))
     with session_scope() as session:
+        AdminUsers(session).add(ADMIN_USER, admin)
         StoreRegistry(session).add(
             orderdesk_store_id=store.store_id,
             name=DEMO_STORE_NAME,

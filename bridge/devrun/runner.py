@@ -29,7 +29,6 @@ from bridge.devrun import bootstrap, children
 from bridge.devrun.progress import ProgressDisplay, Snapshot, read_snapshot
 from bridge.devrun.samples import sample_orders
 from bridge.devrun.supervisor import Child, Supervisor, free_port
-from bridge.settings import get_settings
 from bridge.sim.orderdesk import OrderDeskSimulatorClient
 
 READY_TIMEOUT_SECONDS = 60.0
@@ -97,17 +96,15 @@ class DevRun:
         )
         orderdesk = OrderDeskSimulatorClient(ports.url(ports.orderdesk))
         warehouse_url = ports.url(ports.warehouse)
-        configured = get_settings().admin_password
-        admin_from_env = bool(configured and configured.get_secret_value())
-        admin = bootstrap.admin_password(paths, configured.get_secret_value() if configured else "")
-        env = bootstrap.dev_environment(os.environ, paths, orderdesk.api_url, admin)
+        admin = bootstrap.admin_password(paths)
+        env = bootstrap.dev_environment(os.environ, paths, orderdesk.api_url)
         bootstrap.apply_to_this_process(env)
         self.supervisor = Supervisor(paths.log_dir, env)
         self.console.print(f"Data folder {paths.data_dir}; child logs in {paths.log_dir}/")
 
-        store = self._start_simulators(ports, orderdesk)
+        store = self._start_simulators(ports, orderdesk, admin)
         self._start_bridge(ports, admin)
-        links = self._links(ports, orderdesk, warehouse_url, admin_from_env)
+        links = self._links(ports, orderdesk, warehouse_url)
         if not self.console.is_terminal:
             for label, where in links:
                 self.console.print(f"{label:<22}{where}", highlight=False)
@@ -117,9 +114,10 @@ class DevRun:
         return self._watch(orderdesk, store.store_id, order_ids, links, started)
 
     def _start_simulators(
-        self, ports: children.Ports, orderdesk: OrderDeskSimulatorClient
+        self, ports: children.Ports, orderdesk: OrderDeskSimulatorClient, admin: str
     ) -> bootstrap.DemoStore:
-        """Both simulators up, the database migrated, the demo store known to all three."""
+        """Both simulators up, the database migrated with its admin user, the demo store known
+        to all three."""
         warehouse_url = ports.url(ports.warehouse)
         self._start("orderdesk-sim", children.orderdesk_sim(ports))
         self._start("warehouse-sim", children.warehouse_sim(ports))
@@ -129,7 +127,7 @@ class DevRun:
                 "warehouse-sim": children.answers_http(f"{warehouse_url}/_sim/requests"),
             }
         )
-        store = bootstrap.prepare_database(warehouse_url)
+        store = bootstrap.prepare_database(warehouse_url, admin)
         webhook = f"{ports.url(ports.web)}/webhooks/orderdesk"
         bootstrap.configure_orderdesk(orderdesk, store, webhook)
         bootstrap.configure_warehouse(warehouse_url)
@@ -189,11 +187,9 @@ class DevRun:
         ports: children.Ports,
         orderdesk: OrderDeskSimulatorClient,
         warehouse_url: str,
-        admin_from_env: bool,
     ) -> list[tuple[str, str]]:
         web_url = ports.url(ports.web)
-        where = "BRIDGE_ADMIN_PASSWORD" if admin_from_env else self.paths.admin_password_file
-        login = f"user {bootstrap.ADMIN_USER}, password in {where}"
+        login = f"user {bootstrap.ADMIN_USER}, password in {self.paths.admin_password_file}"
         return [
             ("Web (intake, health)", f"{web_url}/healthz"),
             ("Admin pages", f"{web_url}/admin  ({login})"),

@@ -18,7 +18,6 @@ COMPOSE = DEPLOY / "compose.yaml"
 REQUIRED_ENV = {
     "POSTGRES_PASSWORD": "pg-pass",
     "BRIDGE_SECRET_KEY": "fernet-key-for-the-test",
-    "BRIDGE_ADMIN_PASSWORD": "admin-pass",
     "FLOWER_BASIC_AUTH": "ops:flower-pass",
 }
 

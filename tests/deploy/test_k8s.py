@@ -20,8 +20,9 @@ from bridge.settings import Settings
 
 KUBERNETES_VERSION = "1.30"
 KEDA_API = "keda.sh/v1alpha1"
+BRIDGE_ADMIN_SETTING = "admin_enabled"
 CELERY_QUEUES = {"intake", "orderdesk", "poll", "maintenance"}
-WORKLOADS = ("web", "worker", "beat", "flower")
+WORKLOADS = ("web", "admin", "worker", "beat", "flower")
 
 
 def _deployment(k8s_by_kind: dict, component: str) -> dict[str, Any]:
@@ -81,6 +82,29 @@ def test_web_service_routes_to_the_web_pods(k8s_by_kind) -> None:
     pod_labels = _deployment(k8s_by_kind, "web")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
     assert service["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {item["name"]: item.get("value") for item in container.get("env", [])}
+
+
+def test_public_web_has_no_admin_pages_and_admin_has_its_own_private_service(k8s_by_kind) -> None:
+    web = _deployment(k8s_by_kind, "web")
+    admin = _deployment(k8s_by_kind, "admin")
+    assert _env(_container(web))["BRIDGE_ADMIN_ENABLED"] == "false"
+    assert _env(_container(admin))["BRIDGE_ADMIN_ENABLED"] == "true"
+    assert _container(admin)["command"] == _container(web)["command"]
+    assert _container(admin)["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+    web_service = k8s_by_kind[("Service", "orderdesk-bridge-web")]["spec"]
+    admin_service = k8s_by_kind[("Service", "orderdesk-bridge-admin")]["spec"]
+    web_pods = web["spec"]["template"]["metadata"]["labels"]
+    admin_pods = admin["spec"]["template"]["metadata"]["labels"]
+    assert admin_service.get("type", "ClusterIP") == "ClusterIP"
+    assert admin_service["selector"].items() <= admin_pods.items()
+    assert not admin_service["selector"].items() <= web_pods.items()
+    assert not web_service["selector"].items() <= admin_pods.items()
+    assert BRIDGE_ADMIN_SETTING in Settings.model_fields
 
 
 def test_every_deployment_selector_matches_its_pod_labels(k8s_by_kind) -> None:
@@ -173,7 +197,9 @@ def test_configmap_holds_only_real_non_secret_settings(k8s_by_kind) -> None:
     data = k8s_by_kind[("ConfigMap", "orderdesk-bridge-config")]["data"]
     fields = {f"BRIDGE_{name.upper()}" for name in Settings.model_fields}
     assert set(data) <= fields
-    assert not {"BRIDGE_SECRET_KEY", "BRIDGE_ADMIN_PASSWORD", "BRIDGE_DATABASE_URL"} & set(data)
+    assert not {"BRIDGE_SECRET_KEY", "BRIDGE_DATABASE_URL"} & set(data)
+    # Per Deployment: the public web sets it false, the admin Deployment true.
+    assert "BRIDGE_ADMIN_ENABLED" not in data
     assert all(isinstance(value, str) for value in data.values())
 
 
@@ -183,7 +209,7 @@ def test_containers_run_unprivileged_on_a_read_only_root(k8s_documents) -> None:
         for _, doc in k8s_documents
         if doc["kind"] in {"Deployment", "Job"}
     ]
-    assert len(pods) == 5
+    assert len(pods) == 6
     for pod in pods:
         assert pod["securityContext"]["runAsNonRoot"] is True
         for container in pod["containers"]:

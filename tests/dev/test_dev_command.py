@@ -14,6 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
+from werkzeug.security import check_password_hash
 
 from tests.dev.support import VENV_BIN, clean_environment, processes_with, tail, wait_for
 
@@ -63,8 +65,13 @@ def test_once_ships_ten_orders_from_a_fresh_directory(tmp_path: Path, dev_data_d
     assert processes_with("BRIDGE_DATA_DIR", str(dev_data_dir)) == []
     # Everything lives in the data folder (kombu's broker control files included).
     assert sorted(p.name for p in tmp_path.iterdir()) == ["var"]
-    password = (dev_data_dir / "admin-password").read_text().strip()
+    password_file = dev_data_dir / "admin-password"
+    password = password_file.read_text().strip()
     assert password and password not in result.stdout + result.stderr
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert f"user admin, password in {password_file}" in result.stdout
+    ((stored,),) = _query(dev_data_dir, "SELECT password_hash FROM admin_users WHERE name='admin'")
+    assert stored.startswith("scrypt:") and check_password_hash(stored, password)
 
 
 def test_once_lists_the_orders_still_unshipped_at_the_deadline(
@@ -99,6 +106,7 @@ def test_a_running_session_stops_every_child_on_a_signal(
         assert wait_for(lambda: "Posted 2 orders" in output.read_text(), timeout=90), tail(output)
         children = processes_with("BRIDGE_DATA_DIR", str(dev_data_dir))
         assert len(children) >= len(CHILDREN)
+        _sign_in_as_the_dev_admin(output.read_text(), dev_data_dir)
 
         session.send_signal(signum)
         assert session.wait(timeout=45) == 0, tail(output)
@@ -108,3 +116,27 @@ def test_a_running_session_stops_every_child_on_a_signal(
     assert "Stopped 6 child processes." in output.read_text()
     assert "killed after the grace period" not in output.read_text()
     assert processes_with("BRIDGE_DATA_DIR", str(dev_data_dir)) == []
+
+
+def _sign_in_as_the_dev_admin(output: str, data_dir: Path) -> None:
+    """The admin pages the run prints, with the user and the password file it names."""
+    found = re.search(
+        r"Admin pages\s+(http://\S+/admin)\s+\(user (\w+), password in (\S+)\)", output
+    )
+    assert found, output
+    admin_url, user, password_file = found.groups()
+    assert Path(password_file) == data_dir / "admin-password"
+    password = Path(password_file).read_text().strip()
+    assert password not in output
+    origin = admin_url.removesuffix("/admin")
+    with requests.Session() as browser:
+        page = browser.get(f"{admin_url}/login", timeout=10).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token, page
+        response = browser.post(
+            f"{admin_url}/login",
+            data={"name": user, "password": password, "csrf_token": token.group(1)},
+            headers={"Origin": origin},
+            timeout=10,
+        )
+        assert response.status_code == 200 and "Orders per store and state" in response.text

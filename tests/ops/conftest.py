@@ -1,12 +1,12 @@
 """Fixtures for the operator tools: a registered store, seeded orders, a Redis broker to count
-messages in, and the two simulators over HTTP for the audit."""
+messages in, a signed-in admin client, and the two simulators over HTTP for the audit."""
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 import redis
 from click.testing import CliRunner, Result
+from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from bridge.cli import main
 from bridge.db import session_scope
@@ -32,7 +34,10 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STORE_ID = "515151"
 API_KEY = "ops-orderdesk-key-SECRET-9f3a7c"
 WAREHOUSE_KEY = "ops-warehouse-key-SECRET-41d2"
+ADMIN_USER = "ops"
 ADMIN_PASSWORD = "correct horse battery staple"
+# A browser sends Origin on every POST; the admin pages refuse a POST from another site.
+ORIGIN = {"Origin": "http://localhost"}
 
 # The path an order takes to reach each state, so seeded rows have a believable history.
 PATHS: dict[OrderState, list[OrderState]] = {
@@ -176,23 +181,49 @@ def cli(database: str) -> Callable[..., Result]:
     return _run
 
 
+def add_admin_user(name: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> None:
+    from bridge.users import AdminUsers
+
+    with session_scope() as session:
+        AdminUsers(session).add(name, password)
+
+
+def form_token(client: FlaskClient, path: str = "/admin/login") -> str:
+    """The CSRF token of the form on ``path``, as a browser would submit it."""
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, f"{path} has no form"
+    return match.group(1)
+
+
+def sign_in(
+    client: FlaskClient, name: str = ADMIN_USER, password: str = ADMIN_PASSWORD, **environ: Any
+) -> TestResponse:
+    """Fill in and send the sign-in form."""
+    return client.post(
+        "/admin/login",
+        data={"name": name, "password": password, "csrf_token": form_token(client)},
+        headers=ORIGIN,
+        **environ,
+    )
+
+
 @pytest.fixture
-def admin_client(database: str, bridge_env: pytest.MonkeyPatch) -> Iterator[FlaskClient]:
+def admin_app(database: str, bridge_env: pytest.MonkeyPatch) -> Flask:
+    """The web app with its admin pages, and one admin user (``ops``)."""
     from web import create_app
 
-    bridge_env.setenv("BRIDGE_ADMIN_PASSWORD", ADMIN_PASSWORD)
     reset_caches()
-    app = create_app()
-    with app.test_client() as client:
+    add_admin_user()
+    return create_app()
+
+
+@pytest.fixture
+def admin_client(admin_app: Flask) -> Iterator[FlaskClient]:
+    """A browser signed in to the admin pages as ``ops``."""
+    with admin_app.test_client() as client:
+        assert sign_in(client).status_code == 303
         yield client
-
-
-def basic(password: str, user: str = "ops") -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
-AUTH = basic(ADMIN_PASSWORD)
 
 
 # -- the audit: both simulators over HTTP ----------------------------------------------------------
