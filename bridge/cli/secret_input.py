@@ -103,8 +103,16 @@ def _json_object(text: str, source: str) -> dict[str, Any]:
 
 
 def refuse_two_stdin_readers(api_key: str | None, backend_config: str | None) -> None:
-    if api_key == STDIN and backend_config == STDIN:
+    """Standard input can feed one secret: say so before reading anything."""
+    if backend_config != STDIN:
+        return
+    if api_key == STDIN:
         raise click.UsageError(
             "--api-key - and --backend-config - cannot both read standard input: "
             f"pass the config as @FILE or in {BACKEND_CONFIG_ENV}"
+        )
+    if api_key == ASK and not os.environ.get(API_KEY_ENV, "").strip():
+        raise click.UsageError(
+            "--backend-config - takes standard input, so the API key cannot be asked for there: "
+            f"set {API_KEY_ENV} or pass the config as @FILE"
         )

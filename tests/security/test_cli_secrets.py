@@ -151,3 +151,13 @@ def test_hole8_key_and_config_cannot_both_read_stdin(database: str) -> None:
     result = _run([*ADD, "--api-key", "-", "--backend-config", "-"], input=API_KEY)
     assert result.exit_code == 2
     assert "cannot both read standard input" in result.output
+
+
+def test_hole8_config_on_stdin_needs_the_key_from_the_environment(database: str) -> None:
+    result = _run(
+        [*ADD, "--backend-config", "-"],
+        input=json.dumps(CONFIG),
+        env={"BRIDGE_STORE_API_KEY": None},
+    )
+    assert result.exit_code == 2
+    assert "BRIDGE_STORE_API_KEY" in result.output
