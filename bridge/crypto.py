@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from bridge.keystrength import split_keys, weakness
 from bridge.settings import Settings, get_settings
 
 
@@ -58,10 +59,12 @@ class SecretBox:
     """Encrypts and decrypts short strings with the configured key ring."""
 
     def __init__(self, material: str) -> None:
-        keys = [part for part in material.split(",") if part.strip()]
+        keys = split_keys(material)
         if not keys:
             raise SecretError("the secret key is empty")
-        self._fernet = MultiFernet([Fernet(_as_fernet_key(key)) for key in keys])
+        fernets = [Fernet(_as_fernet_key(key)) for key in keys]
+        self._primary = fernets[0]
+        self._fernet = MultiFernet(fernets)
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
@@ -75,6 +78,30 @@ class SecretBox:
                 "it was stored with"
             ) from None
 
+    def can_decrypt(self, token: str) -> bool:
+        try:
+            self._fernet.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
+
+    def rotate(self, token: str) -> str | None:
+        """``token`` re-encrypted with the first key, or None when it already is.
+
+        Tokens already under the first key are left alone, so a second rotation writes nothing.
+        """
+        try:
+            self._primary.decrypt(token.encode())
+            return None
+        except InvalidToken:
+            pass
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken:
+            raise SecretError(
+                "a stored secret cannot be decrypted with any key of BRIDGE_SECRET_KEY"
+            ) from None
+
     def __repr__(self) -> str:
         return "SecretBox(<redacted>)"
 
@@ -85,7 +112,11 @@ def get_secret_box() -> SecretBox:
 
 
 def new_secret_key() -> str:
-    return Fernet.generate_key().decode()
+    """A random Fernet key; drawn again in the (astronomically rare) case the rule refuses it."""
+    while True:
+        key = Fernet.generate_key().decode()
+        if weakness(key) is None:
+            return key
 
 
 def mask(secret: str) -> str:

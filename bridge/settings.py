@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from bridge.keystrength import ring_problem
+
 DEFAULT_ORDERDESK_API_URL = "https://app.orderdesk.me/api/v2"
 BROKER_SCHEMES = ("redis", "rediss", "filesystem", "sqla+sqlite", "sqla+postgresql", "memory")
 
@@ -73,6 +75,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            problem = ring_problem(value.get_secret_value())
+            if problem:
+                raise ValueError(problem)
+        return value
 
     @field_validator("database_url")
     @classmethod

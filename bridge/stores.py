@@ -35,6 +35,15 @@ class StoreError(ValueError):
     """A store operation that cannot be done; the message is meant for the operator."""
 
 
+@dataclass(frozen=True)
+class RotationCounts:
+    """What ``rotate_secrets`` did, in numbers only (never a secret)."""
+
+    stores: int
+    reencrypted: int
+    already_current: int
+
+
 def _secret_fields(backend: str) -> set[str]:
     return set(backend_class(backend).config_model.secret_fields())
 
@@ -160,6 +169,44 @@ class StoreRegistry:
             self._box().encrypt(json.dumps(secrets, sort_keys=True)) if secrets else None
         )
 
+    def undecryptable(self) -> list[str]:
+        """Ids of the stores whose stored secrets none of the configured keys can decrypt."""
+        box = self._box()
+        return [store.orderdesk_store_id for store in self.list() if not _all_decrypt(box, store)]
+
+    def rotate_secrets(self) -> RotationCounts:
+        """Re-encrypt every stored secret with the first key of ``BRIDGE_SECRET_KEY``.
+
+        Every store row is locked and all of them are rewritten in the caller's transaction, so
+        a failure changes nothing. Secrets already under the first key are not rewritten.
+        """
+        box = self._box()
+        stores = list(
+            self.session.scalars(select(Store).order_by(Store.orderdesk_store_id).with_for_update())
+        )
+        broken = [s.orderdesk_store_id for s in stores if not _all_decrypt(box, s)]
+        if broken:
+            raise StoreError(
+                "cannot rotate: the secrets of store(s) "
+                + ", ".join(broken)
+                + " cannot be decrypted with any key of BRIDGE_SECRET_KEY (put the key they "
+                "were stored with back in the list, after the new one)"
+            )
+        reencrypted = already = 0
+        for store in stores:
+            for column in ("api_key_encrypted", "backend_secrets_encrypted"):
+                token = getattr(store, column)
+                if token is None:
+                    continue
+                rotated = box.rotate(token)
+                if rotated is None:
+                    already += 1
+                else:
+                    setattr(store, column, rotated)
+                    reencrypted += 1
+        self.session.flush()
+        return RotationCounts(stores=len(stores), reencrypted=reencrypted, already_current=already)
+
     @staticmethod
     def _apply(store: Store, options: dict[str, Any]) -> None:
         unknown = set(options) - set(EDITABLE)
@@ -173,3 +220,11 @@ class StoreRegistry:
         for key, value in options.items():
             if value is not None:
                 setattr(store, key, value)
+
+
+def _secret_tokens(store: Store) -> list[str]:
+    return [t for t in (store.api_key_encrypted, store.backend_secrets_encrypted) if t]
+
+
+def _all_decrypt(box: SecretBox, store: Store) -> bool:
+    return all(box.can_decrypt(token) for token in _secret_tokens(store))

@@ -9,6 +9,7 @@ core reads flags instead of probing with ``hasattr``.
 from __future__ import annotations
 
 import abc
+import ipaddress
 import types
 import typing
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Protocol
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr
@@ -92,9 +94,29 @@ class Limiter(Protocol):
     def penalize(self, seconds: float) -> None: ...
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _base_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError("must start with http:// or https://")
+    """A warehouse URL credentials may be sent to: https, or plain http on this machine only.
+
+    Plain http would put the warehouse key on the wire in clear; only a loopback address
+    (a simulator, a local TLS-terminating proxy) is exempt. Messages never echo the value.
+    """
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an https:// URL with a host name")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError(
+            "must use https:// (plain http:// is allowed only for loopback addresses: "
+            "127.0.0.0/8, ::1, localhost)"
+        )
     return value.rstrip("/")
 
 

@@ -25,12 +25,14 @@ from bridge.backends.base import Limiter
 from bridge.backends.errors import (
     AmbiguousOutcome,
     AuthError,
+    ConfigError,
     NotFound,
     RateLimited,
     TransientError,
     ValidationError,
 )
 from bridge.ratelimit import RateLimiterUnavailable, RateLimitTimeout
+from bridge.redirects import is_redirect, redirect_target
 
 log = structlog.get_logger(__name__)
 
@@ -189,6 +191,9 @@ class ApiClient:
                 auth=self._auth,
                 headers=self._headers,
                 timeout=(min(5.0, self.timeout), self.timeout),
+                # Never follow a redirect: requests would resend custom key headers to the new
+                # host. A 3xx is a wrong base_url, refused below.
+                allow_redirects=False,
                 **kwargs,
             )
         except requests.RequestException as exc:
@@ -208,6 +213,12 @@ class ApiClient:
             status=response.status_code,
         )
         status = response.status_code
+        if is_redirect(response):
+            raise ConfigError(
+                f"{self.service} at {self.base_url} answered {method} {path} with a redirect "
+                f"(HTTP {status}) to {redirect_target(response)}; credentials were not sent there. "
+                "Check the backend's base_url"
+            )
         if status in (401, 403):
             raise AuthError(
                 f"{self.service} refused our credentials (HTTP {status}); check the API key"

@@ -29,15 +29,44 @@ class BridgeGroup(click.Group):
 
 @click.group(cls=BridgeGroup)
 @click.version_option(__version__, prog_name="orderdesk-bridge")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """orderdesk-bridge: Order Desk stores into the warehouse, shipments back."""
-    configure_logging(get_settings())
+    try:
+        settings = get_settings()
+    except SettingsError:
+        # Printing a new key must work while the configured one is refused (e.g. too weak);
+        # every other command, `secret-key rotate` included, reads the settings and stops.
+        if ctx.invoked_subcommand == "secret-key":
+            return
+        raise
+    configure_logging(settings)
 
 
-@main.command("secret-key")
-def secret_key() -> None:
-    """Print a new random BRIDGE_SECRET_KEY."""
-    click.echo(new_secret_key())
+@main.group("secret-key", invoke_without_command=True)
+@click.pass_context
+def secret_key(ctx: click.Context) -> None:
+    """Print a new random BRIDGE_SECRET_KEY (or rotate the stored secrets onto it)."""
+    if ctx.invoked_subcommand is None:
+        click.echo(new_secret_key())
+
+
+@secret_key.command("rotate")
+def rotate_secret_key() -> None:
+    """Re-encrypt every stored secret with the first key of BRIDGE_SECRET_KEY.
+
+    Put the new key first and keep the old ones after it (comma-separated), run this, then drop
+    the old keys. One transaction; running it again re-encrypts nothing.
+    """
+    from bridge.db import session_scope
+    from bridge.stores import StoreRegistry
+
+    with session_scope() as session:
+        counts = StoreRegistry(session).rotate_secrets()
+    click.echo(
+        f"{counts.stores} store(s): {counts.reencrypted} secret(s) re-encrypted with the first "
+        f"key, {counts.already_current} already under it"
+    )
 
 
 @click.group("sim")

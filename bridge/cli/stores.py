@@ -7,24 +7,21 @@ from typing import Any
 
 import click
 
-from bridge.backends.errors import BackendError
+from bridge.backends.errors import BackendError, UnknownBackend
+from bridge.backends.registry import backend_class
+from bridge.cli.secret_input import (
+    API_KEY_ENV,
+    ASK,
+    BACKEND_CONFIG_ENV,
+    read_api_key,
+    read_backend_config,
+    refuse_two_stdin_readers,
+)
 from bridge.db import session_scope
 from bridge.orderdesk.check import check_store
 from bridge.pipeline.context import StoreContext
 from bridge.reconcile import intake_folder_names
 from bridge.stores import StoreError, StoreRegistry
-
-
-def _json_object(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
-    if value is None:
-        return None
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not valid JSON ({exc.msg})") from None
-    if not isinstance(parsed, dict):
-        raise click.BadParameter("must be a JSON object")
-    return parsed
 
 
 def _settings_options(func: Any) -> Any:
@@ -50,29 +47,65 @@ def group() -> None:
     """Register and manage merchants' Order Desk stores."""
 
 
+def _secret_fields(backend: str) -> set[str]:
+    try:
+        return set(backend_class(backend).config_model.secret_fields())
+    except UnknownBackend:
+        return set()  # the registry refuses the name itself, with the installed ones listed
+
+
+def _api_key_option(help_text: str, default: str | None) -> Any:
+    return click.option(
+        "--api-key",
+        is_flag=False,
+        flag_value=ASK,
+        default=default,
+        show_default=False,
+        metavar="[-|KEY]",
+        help=f"{help_text} `-` reads it from standard input; no value: from {API_KEY_ENV} or a "
+        "hidden prompt. A KEY typed here is visible to other users (unsafe).",
+    )
+
+
+def _backend_config_option(help_text: str, default: str | None) -> Any:
+    return click.option(
+        "--backend-config",
+        is_flag=False,
+        flag_value=ASK,
+        default=default,
+        show_default=False,
+        metavar="[-|@FILE|JSON]",
+        help=f"{help_text} `-` reads standard input, @FILE a file; no value: "
+        f"{BACKEND_CONFIG_ENV}. Secrets typed as JSON here are visible to other users (unsafe).",
+    )
+
+
 @group.command()
 @click.option("--store-id", required=True, help="Order Desk store id (Settings > API).")
 @click.option("--name", required=True)
-@click.option("--api-key", required=True, help="Order Desk API key; stored encrypted.")
+@_api_key_option("Order Desk API key; stored encrypted. Default: ask.", ASK)
 @click.option("--backend", required=True, help="Warehouse backend (see `bridge backends list`).")
-@click.option("--backend-config", default="{}", callback=_json_object, help="JSON object.")
+@_backend_config_option("JSON object of the warehouse settings.", ASK)
 @_settings_options
 def add(
     store_id: str,
     name: str,
     api_key: str,
     backend: str,
-    backend_config: dict[str, Any],
+    backend_config: str,
     **options: Any,
 ) -> None:
     """Register a store."""
+    refuse_two_stdin_readers(api_key, backend_config)
+    config = read_backend_config(backend_config, _secret_fields(backend), env_required=False)
+    key = read_api_key(api_key) or ""
     with session_scope() as session:
         StoreRegistry(session).add(
             orderdesk_store_id=store_id,
             name=name,
-            api_key=api_key,
+            api_key=key,
             backend=backend,
-            backend_config=backend_config,
+            backend_config=config or {},
             **options,
         )
     click.echo(f"store {store_id} added")
@@ -108,17 +141,22 @@ def show(store_id: str) -> None:
 @group.command()
 @click.argument("store_id")
 @click.option("--name")
-@click.option("--api-key", help="Replace the Order Desk API key.")
+@_api_key_option("Replace the Order Desk API key.", None)
 @click.option("--backend")
-@click.option("--backend-config", callback=_json_object, help="JSON object merged into the config.")
+@_backend_config_option("JSON object merged into the config.", None)
 @click.option("--enable", "active", flag_value=True, default=None, help="Re-enable the store.")
 @_settings_options
-def update(store_id: str, **changes: Any) -> None:
+def update(store_id: str, api_key: str | None, backend_config: str | None, **changes: Any) -> None:
     """Change a store's settings."""
-    if all(value is None for value in changes.values()):
+    if api_key is None and backend_config is None and all(v is None for v in changes.values()):
         raise StoreError("nothing to update: give at least one option")
+    refuse_two_stdin_readers(api_key, backend_config)
+    key = read_api_key(api_key)
     with session_scope() as session:
-        StoreRegistry(session).update(store_id, **changes)
+        registry = StoreRegistry(session)
+        backend = changes.get("backend") or registry.get(store_id).backend
+        config = read_backend_config(backend_config, _secret_fields(backend), env_required=True)
+        registry.update(store_id, api_key=key, backend_config=config, **changes)
     click.echo(f"store {store_id} updated")
 
 

@@ -73,3 +73,10 @@ class FolderNotFound(OrderDeskError):
         )
         self.name = name
         self.available = available
+
+
+class Misconfigured(OrderDeskError):
+    """The Order Desk URL answers in a way only a wrong setting explains (e.g. a redirect).
+
+    Not retried: the same call would get the same answer until someone fixes the setting.
+    """

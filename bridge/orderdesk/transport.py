@@ -33,6 +33,7 @@ from bridge import __version__
 from bridge.orderdesk.errors import (
     AmbiguousOutcome,
     AuthError,
+    Misconfigured,
     OrderDeskError,
     RateLimited,
     Rejected,
@@ -40,6 +41,7 @@ from bridge.orderdesk.errors import (
 )
 from bridge.ratelimit import RateLimiter, RateLimiterUnavailable, RateLimitTimeout
 from bridge.ratelimit import retry_after_seconds as parse_retry_after
+from bridge.redirects import is_redirect, redirect_target
 
 log = structlog.get_logger(__name__)
 
@@ -194,8 +196,9 @@ class Transport:
         url = self.base_url + path
         started = time.monotonic()
         try:
+            # Never follow a redirect: requests would resend ORDERDESK-API-KEY to the new host.
             response = self.session.request(
-                method, url, params=params, json=body, timeout=self.timeout
+                method, url, params=params, json=body, timeout=self.timeout, allow_redirects=False
             )
         except requests.ConnectionError as exc:
             reason = describe_connection_error(exc)
@@ -237,6 +240,14 @@ class Transport:
         )
         if remaining is not None:
             self._observe(remaining)
+        if is_redirect(response):
+            raise Misconfigured(
+                f"Order Desk at {self.base_url} answered {method} {path} with a redirect "
+                f"(HTTP {status}) to {redirect_target(response)}; the API key was not sent there. "
+                "Check BRIDGE_ORDERDESK_API_URL",
+                status_code=status,
+                path=path,
+            )
         if status == 429:
             wait = parse_retry_after(response.headers.get("X-Retry-After"), DEFAULT_RETRY_AFTER)
             self._penalize(wait)

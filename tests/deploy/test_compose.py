@@ -53,6 +53,14 @@ def _config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_hole11_compose_flower_gets_only_the_broker_and_its_login() -> None:
+    (compose,) = load_yaml_documents(COMPOSE)
+    flower = compose["services"]["flower"]
+    assert set(flower["environment"]) == {"CELERY_BROKER_URL", "FLOWER_BASIC_AUTH"}
+    assert flower["command"] == ["celery", "flower", "--port=5555"]
+    assert flower["ports"] == ["127.0.0.1:5555:5555"]
+
+
 def test_compose_has_every_process_and_its_stores() -> None:
     (compose,) = load_yaml_documents(COMPOSE)
     services = compose["services"]
@@ -82,7 +90,11 @@ def test_compose_config_resolves_with_the_required_secrets() -> None:
     )
     assert web_env["BRIDGE_BROKER_URL"].startswith("redis://redis:")
     assert "FLOWER_BASIC_AUTH" not in web_env
-    assert resolved["services"]["flower"]["environment"]["FLOWER_BASIC_AUTH"] == "ops:flower-pass"
+    flower_env = resolved["services"]["flower"]["environment"]
+    assert flower_env == {
+        "CELERY_BROKER_URL": web_env["BRIDGE_BROKER_URL"],
+        "FLOWER_BASIC_AUTH": "ops:flower-pass",
+    }
     assert resolved["services"]["web"]["build"]["dockerfile"] == "deploy/Containerfile"
 
 

@@ -237,3 +237,14 @@ def test_kustomize_renders_the_whole_set() -> None:
         for container in doc["spec"]["template"]["spec"]["containers"]
     }
     assert images == {"registry.example.com/orderdesk-bridge:0.1.0"}
+
+
+def test_hole11_flower_pod_gets_only_the_broker_and_its_login(k8s_by_kind) -> None:
+    container = _container(_deployment(k8s_by_kind, "flower"))
+    assert "envFrom" not in container
+    env = {item["name"]: item["valueFrom"]["secretKeyRef"] for item in container["env"]}
+    assert env == {
+        "CELERY_BROKER_URL": {"name": "orderdesk-bridge", "key": "BRIDGE_BROKER_URL"},
+        "FLOWER_BASIC_AUTH": {"name": "orderdesk-bridge", "key": "FLOWER_BASIC_AUTH"},
+    }
+    assert container["command"] == ["celery", "flower", "--port=5555"]

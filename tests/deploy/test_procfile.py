@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from deploy_support import REPO
 from honcho.environ import parse_procfile
 
@@ -30,25 +32,73 @@ def test_worker_consumes_all_queues_and_beat_and_flower_use_the_celery_app() -> 
     assert processes["worker"].startswith("celery -A workers worker ")
     assert "-Q intake,orderdesk,poll,maintenance" in processes["worker"]
     assert "exec celery -A workers beat " in processes["beat"]
-    assert "exec celery -A workers flower --port=5555" in processes["flower"]
+    # Flower runs without the bridge's app (and settings), on loopback only.
+    assert processes["flower"] == (
+        "exec python -m bridge.flowerlaunch --address=127.0.0.1 --port=5555"
+    )
 
 
-def test_flower_line_stops_before_celery_when_basic_auth_is_missing(tmp_path: Path) -> None:
+FLOWER_SECRETS = {
+    "BRIDGE_SECRET_KEY": "suite-secret-key-0123456789-abcdefghij",
+    "BRIDGE_DATABASE_URL": "postgresql+psycopg://bridge:db-password-42@127.0.0.1/bridge",
+    "BRIDGE_ADMIN_PASSWORD": "admin-password-42",
+}
+FLOWER_ALLOWED = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "CELERY_BROKER_URL"}
+
+
+@pytest.mark.parametrize("missing", ["FLOWER_BASIC_AUTH", "BRIDGE_BROKER_URL"])
+def test_flower_line_stops_before_celery_when_auth_or_broker_is_missing(
+    tmp_path: Path, missing: str
+) -> None:
     witness = tmp_path / "celery-ran"
-    fake_bin = _fake_celery(tmp_path, witness)
-    env = {"PATH": f"{fake_bin}:{os.environ['PATH']}"}
+    env = {
+        "PATH": _path_with(_fake_celery(tmp_path, witness)),
+        "FLOWER_BASIC_AUTH": "ops:pw",
+        "BRIDGE_BROKER_URL": "redis://127.0.0.1:6379/0",
+    }
+    del env[missing]
     refused = subprocess.run(
-        ["/bin/sh", "-c", _processes()["flower"]], env=env, capture_output=True, text=True
+        ["/bin/sh", "-c", _processes()["flower"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=30,
     )
     assert refused.returncode != 0
-    assert "FLOWER_BASIC_AUTH" in refused.stderr
+    assert missing in refused.stderr
     assert not witness.exists()
 
-    env["FLOWER_BASIC_AUTH"] = "ops:pw"
-    started = subprocess.run(["/bin/sh", "-c", _processes()["flower"]], env=env, timeout=10)
+
+def test_hole11_flower_gets_only_the_broker_and_its_login(tmp_path: Path) -> None:
+    witness = tmp_path / "celery-ran"
+    env = {
+        "PATH": _path_with(_fake_celery(tmp_path, witness)),
+        "FLOWER_BASIC_AUTH": "ops:pw",
+        "BRIDGE_BROKER_URL": "redis://:broker-pw@127.0.0.1:6379/0",
+        **FLOWER_SECRETS,
+    }
+    started = subprocess.run(
+        ["/bin/sh", "-c", _processes()["flower"]], env=env, cwd=REPO, timeout=30
+    )
     assert started.returncode == 0
-    # The password reaches Flower through its environment, never through the command line.
-    assert witness.read_text().split() == ["-A", "workers", "flower", "--port=5555"]
+    # The password and the broker URL reach Flower through its environment, not its argv.
+    assert witness.read_text().split() == ["flower", "--address=127.0.0.1", "--port=5555"]
+    received = dict(
+        line.split("=", 1) for line in (tmp_path / "celery-env").read_text().splitlines()
+    )
+    received.pop("PWD", None)  # the fake celery's shell adds these two itself
+    received.pop("SHLVL", None)
+    assert received["FLOWER_BASIC_AUTH"] == "ops:pw"
+    assert received["CELERY_BROKER_URL"] == env["BRIDGE_BROKER_URL"]
+    assert set(received) <= FLOWER_ALLOWED | {"FLOWER_BASIC_AUTH", "_"}
+    for secret in FLOWER_SECRETS.values():
+        assert secret not in str(received)
+
+
+def _path_with(fake_bin: Path) -> str:
+    """The fake celery first, then this interpreter's folder (the Procfile runs `python`)."""
+    return f"{fake_bin}:{Path(sys.executable).parent}:{os.environ['PATH']}"
 
 
 def test_beat_line_keeps_its_schedule_in_the_data_dir(tmp_path: Path) -> None:
@@ -67,6 +117,6 @@ def _fake_celery(tmp_path: Path, witness: Path) -> Path:
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
     script = fake_bin / "celery"
-    script.write_text(f'#!/bin/sh\necho "$@" > {witness}\n')
+    script.write_text(f'#!/bin/sh\necho "$@" > {witness}\nenv > {witness.parent}/celery-env\n')
     script.chmod(0o755)
     return fake_bin

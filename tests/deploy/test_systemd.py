@@ -50,7 +50,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     prefix = tmp_path / "install"
     bin_dir = prefix / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
-    for name in ("gunicorn", "celery"):
+    for name in ("gunicorn", "celery", "python"):
         stand_in = bin_dir / name
         stand_in.write_text("#!/bin/sh\n")
         stand_in.chmod(0o755)
@@ -116,3 +116,12 @@ def test_flower_refuses_to_start_without_basic_auth() -> None:
         ["/bin/sh", "-c", shell_line], env={"FLOWER_BASIC_AUTH": "ops:pw"}, timeout=10
     )
     assert allowed.returncode == 0
+
+
+def test_hole11_flower_unit_starts_flower_through_the_clean_environment_launcher() -> None:
+    service = _unit("orderdesk-bridge-flower.service")["Service"]
+    # The env file holds the database password and BRIDGE_SECRET_KEY; the launcher passes Flower
+    # only the broker URL and FLOWER_*, and Flower listens on loopback only.
+    assert service["ExecStart"] == (
+        f"{INSTALL_PREFIX}/.venv/bin/python -m bridge.flowerlaunch --address=127.0.0.1 --port=5555"
+    )
