@@ -1,7 +1,7 @@
 """Order retention: when an order's payload was blanked, and an index of the orders due.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-01 08:50:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import bridge.models
 
 revision: str = "0004"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
