@@ -164,15 +164,7 @@ class _Pass:
     def _learn_store(self, context: StoreContext, client: OrderDeskClient) -> str:
         """One ``GET /store``: the folder ids (cached on the store row, as intake reads them)
         and the time zone (kept on the cursor), so later passes spend no call on either."""
-        info = client.get_store()
-        folders = {name: str(folder_id) for name, folder_id in info.folders.items()}
-        with session_scope() as session:
-            store = session.get(Store, self.store_row_id)
-            if store is not None:
-                store.orderdesk_folders = folders
-        context.folders.clear()
-        context.folders.update(folders)
-        return info.timezone or "UTC"
+        return context.refresh_folders(client).timezone or "UTC"
 
     def _take_page(self, orders: list[dict[str, Any]]) -> None:
         ids = [str(raw.get("id", "")).strip() for raw in orders]

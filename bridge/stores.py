@@ -83,7 +83,8 @@ class StoreRegistry:
         backend_config: dict[str, Any],
         **options: Any,
     ) -> Store:
-        if not str(orderdesk_store_id).strip().isdigit():
+        store_id = str(orderdesk_store_id).strip()
+        if not (store_id.isascii() and store_id.isdigit()):
             raise StoreError("the Order Desk store id is a number, e.g. 123456")
         if not api_key.strip():
             raise StoreError("the Order Desk API key is empty")

@@ -34,6 +34,7 @@ from bridge.orderdesk.records import (
     ShipmentItem,
     ShipmentResult,
     StoreInfo,
+    as_order_id,
 )
 from bridge.orderdesk.transport import Timeout, Transport, path_id
 from bridge.ratelimit import RateLimiter, orderdesk_limiter
@@ -63,12 +64,6 @@ def _date_param(value: datetime | str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return value.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _as_order_id(value: object) -> int | str:
-    """Order Desk documents internal ids as integers in request bodies."""
-    text = str(value).strip()
-    return int(text) if text.isdigit() else text
 
 
 def _folders_by_name(raw: Any) -> dict[str, int]:
@@ -278,7 +273,7 @@ class OrderDeskClient:
         results: list[MoveResult] = []
         for chunk in _chunks(ids, chunk_size):
             body = {
-                "order_id_list": [_as_order_id(order_id) for order_id in chunk],
+                "order_id_list": [as_order_id(order_id) for order_id in chunk],
                 "destination_folder_id": int(destination),
             }
             try:

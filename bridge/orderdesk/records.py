@@ -15,6 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bridge.orderdesk.payload import Shipment
 
 
+def as_order_id(value: object) -> int | str:
+    """Order Desk documents internal ids as integers in request bodies.
+
+    ``isdigit()`` alone is true for ``²`` and other digits ``int()`` refuses, hence ``isascii()``.
+    """
+    text = str(value).strip()
+    return int(text) if text.isascii() and text.isdigit() else text
+
+
 def _norm(value: str) -> str:
     return value.strip().casefold()
 
@@ -55,7 +64,7 @@ class ShipmentIn(BaseModel):
         """The JSON object Order Desk expects; ``order_id`` only inside ``/batch-shipments``."""
         data: dict[str, Any] = {"tracking_number": self.tracking_number}
         if with_order_id:
-            data["order_id"] = int(self.order_id) if self.order_id.isdigit() else self.order_id
+            data["order_id"] = as_order_id(self.order_id)
         for name in ("carrier_code", "shipment_method", "tracking_url"):
             value = getattr(self, name).strip()
             if value:

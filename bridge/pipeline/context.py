@@ -19,6 +19,7 @@ from bridge.db import session_scope
 from bridge.models import Store
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.orderdesk.errors import FolderNotFound
+from bridge.orderdesk.records import StoreInfo
 from bridge.ratelimit import RateLimiter, orderdesk_limiter, shared_bucket
 from bridge.stores import StoreRegistry
 
@@ -110,13 +111,23 @@ class StoreContext:
         """
         if name in self.folders:
             return int(self.folders[name])
-        folders = {folder: str(fid) for folder, fid in client.get_store().folders.items()}
+        self.refresh_folders(client)
+        if name not in self.folders:
+            raise FolderNotFound(name, sorted(self.folders), store_id=self.orderdesk_store_id)
+        return int(self.folders[name])
+
+    def refresh_folders(self, client: OrderDeskClient) -> StoreInfo:
+        """One ``GET /store``: the folder ids are written back to the store row's cache.
+
+        Intake reads the same cache to recognise posts from the cancel folder. The store's
+        other facts (its time zone) come back to the caller, so nobody asks twice.
+        """
+        info = client.get_store()
+        folders = {folder: str(fid) for folder, fid in info.folders.items()}
         with session_scope() as session:
             store = session.get(Store, self.id)
             if store is not None:
                 store.orderdesk_folders = folders
         self.folders.clear()
         self.folders.update(folders)
-        if name not in folders:
-            raise FolderNotFound(name, sorted(folders), store_id=self.orderdesk_store_id)
-        return int(folders[name])
+        return info

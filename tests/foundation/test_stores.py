@@ -131,6 +131,7 @@ def test_update_and_disable(database: str) -> None:
         ({"backend": "nope"}, "no warehouse backend named 'nope'"),
         ({"backend_config": {"base_url": "http://x"}}, "api_key"),
         ({"orderdesk_store_id": "abc"}, "store id is a number"),
+        ({"orderdesk_store_id": "12²"}, "store id is a number"),
         ({"api_key": "  "}, "API key is empty"),
     ],
 )

@@ -1,6 +1,7 @@
 """The operator tests' fixtures (seeded orders, the CLI, the admin client), for retention."""
 
 from tests.ops.conftest import (  # noqa: F401 (fixtures used by these tests)
+    admin_app,
     admin_client,
     audited_store,
     broker,

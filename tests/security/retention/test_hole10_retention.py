@@ -19,7 +19,7 @@ from bridge.models import Order, OrderEvent, WebhookReceipt, utcnow
 from bridge.settings import get_settings
 from bridge.states import OrderState
 from tests.conftest import reset_caches
-from tests.ops.conftest import AUTH, STORE_ID, SeedOrder, fixture_order, order_row
+from tests.ops.conftest import STORE_ID, SeedOrder, fixture_order, order_row
 
 OLD = timedelta(days=91)
 RECENT = timedelta(days=89)
@@ -160,7 +160,7 @@ def test_hole10_cli_and_admin_page_show_a_pruned_order(
 
     shown = cli("orders", "show", str(order_id))
     as_json = json.loads(cli("orders", "show", str(order_id), "--json").output)
-    page = admin_client.get(f"/admin/orders/{order_id}", headers=AUTH)
+    page = admin_client.get(f"/admin/orders/{order_id}")
 
     assert shown.exit_code == 0 and "removed by retention" in shown.output
     assert as_json["order"]["pruned_at"]
