@@ -13,9 +13,10 @@ it, per process otherwise) now decide before anything is written:
   refusal of a quiet address always leaves a receipt, a run of them at most one per interval.
 
 Only refusals spend tokens, so Order Desk's signed webhooks are never throttled, whoever else
-shares its address. The address is werkzeug's ``request.remote_addr``, i.e. the peer the WSGI
-server sees: behind a reverse proxy every client shares the proxy's address, so all refusals
-share one budget. IPv6 clients are counted by their /64, the block one host usually holds.
+shares its address. The address is werkzeug's ``request.remote_addr``: the peer the WSGI
+server sees, or the forwarded client when ``BRIDGE_PROXY_HOPS`` names trusted proxies (without
+it, every client behind a proxy shares the proxy's address and one budget). IPv6 clients are
+counted by their /64, the block one host usually holds.
 """
 
 from __future__ import annotations

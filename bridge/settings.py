@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     orderdesk_api_url: str = DEFAULT_ORDERDESK_API_URL
     admin_enabled: bool = True
+    # Reverse proxies in front of the web process that append X-Forwarded-For/-Proto; 0 trusts
+    # none, so a client cannot spoof its address past the refusal and sign-in throttles.
+    proxy_hops: int = Field(default=0, ge=0, le=5)
     admin_session_idle_minutes: int = Field(default=30, gt=0, le=24 * 60)
     admin_login_max_failures: int = Field(default=5, gt=0)
     admin_login_max_failures_per_address: int = Field(default=20, gt=0)

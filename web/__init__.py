@@ -2,6 +2,7 @@
 
 ``BRIDGE_ADMIN_ENABLED=false`` leaves the admin pages out entirely (``/admin`` is a 404), for a
 public webhook process; the admin pages then run on a separate, private process.
+``BRIDGE_PROXY_HOPS=N`` believes the last N ``X-Forwarded-For``/``-Proto`` entries, and only then.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 
 import structlog
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bridge.logs import configure_logging
 from bridge.settings import Settings, get_settings
@@ -23,6 +25,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["BRIDGE_SETTINGS"] = settings
+    if settings.proxy_hops:
+        # The client's address and scheme as the trusted proxies saw them: throttles count real
+        # clients, and the admin cookie is Secure when the proxy terminated https.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     from web import health, intake
 

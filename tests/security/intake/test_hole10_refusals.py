@@ -111,3 +111,17 @@ def test_hole10_ipv6_clients_are_counted_by_their_64_and_mapped_ipv4_as_ipv4() -
     assert refusals.client_key("2001:db8:1:3::1") != refusals.client_key("2001:db8:1:2::1")
     assert refusals.client_key("::ffff:192.0.2.7") == "192.0.2.7"
     assert refusals.client_key("") == "unknown"
+
+
+def test_hole10_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(
+    store: str, serve: Callable[[], str], bridge_env: pytest.MonkeyPatch
+) -> None:
+    # All requests come from one peer (the proxy); only BRIDGE_PROXY_HOPS tells clients apart.
+    _limits(bridge_env, refusal_burst="2", refusals_per_minute="1", proxy_hops="1")
+    url = serve()
+
+    def from_client(address: str) -> int:
+        return _post(url, BAD_HASH | {"X-Forwarded-For": address})[0]
+
+    assert [from_client("198.51.100.7") for _ in range(3)] == [403, 403, 429]
+    assert from_client("203.0.113.9") == 403
