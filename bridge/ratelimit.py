@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any, Protocol
 
 import redis
@@ -232,9 +232,15 @@ def _redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
 
-@cache
-def _local_bucket(name: str, capacity: float, refill_per_second: float) -> LocalLeakyBucket:
-    # One bucket per name per process, so every client object for that store shares it.
+# Buckets one process keeps without Redis. Bounded, least recently used forgotten first, so
+# names drawn from outside (a refusal flood from many addresses) cannot grow memory; a busy
+# store's bucket is used too often to be the one forgotten.
+LOCAL_BUCKETS = 4096
+
+
+@lru_cache(maxsize=LOCAL_BUCKETS)
+def local_bucket(name: str, capacity: float, refill_per_second: float) -> LocalLeakyBucket:
+    """This process's one bucket of that name, so every client object for a store shares it."""
     return LocalLeakyBucket(capacity, refill_per_second, name=name)
 
 
@@ -245,7 +251,7 @@ def shared_bucket(name: str, capacity: float, refill_per_second: float) -> RateL
         return RedisLeakyBucket(
             _redis_client(url), f"ratelimit:{name}", capacity, refill_per_second
         )
-    return _local_bucket(name, capacity, refill_per_second)
+    return local_bucket(name, capacity, refill_per_second)
 
 
 def orderdesk_limiter(store_id: str) -> RateLimiter:

@@ -24,18 +24,13 @@ from __future__ import annotations
 import ipaddress
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import structlog
 
-from bridge.ratelimit import LocalLeakyBucket, RateLimiter, RateLimiterUnavailable, shared_bucket
+from bridge.ratelimit import RateLimiterUnavailable, local_bucket, shared_bucket
 from bridge.settings import get_settings
 
 log = structlog.get_logger(__name__)
-
-# Buckets kept per process without Redis; the least recently seen address is forgotten first,
-# so a flood from many addresses cannot grow the process's memory either.
-LOCAL_ADDRESSES = 4096
 
 
 @dataclass(frozen=True)
@@ -80,14 +75,5 @@ def _take(name: str, capacity: float, refill_per_second: float) -> float:
             return shared_bucket(name, capacity, refill_per_second).try_acquire()
         except RateLimiterUnavailable:
             log.warning("refusal_limiter_unavailable", fallback="per-process buckets")
-    return _local_bucket(name, capacity, refill_per_second).try_acquire()
-
-
-@lru_cache(maxsize=LOCAL_ADDRESSES)
-def _local_bucket(name: str, capacity: float, refill_per_second: float) -> RateLimiter:
-    return LocalLeakyBucket(capacity, refill_per_second, name=name)
-
-
-def forget_local_buckets() -> None:
-    """Start every address afresh in this process (tests; Redis buckets are not touched)."""
-    _local_bucket.cache_clear()
+    # Redis is unreachable: this process's own budget still bounds what a flood can write.
+    return local_bucket(name, capacity, refill_per_second).try_acquire()

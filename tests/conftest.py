@@ -15,7 +15,7 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from bridge import crypto, db, migrate, refusals, settings, storecache
+from bridge import crypto, db, migrate, ratelimit, settings, storecache
 from bridge.models import Base
 
 PG_SERVER = os.environ.get("BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -64,7 +64,7 @@ def reset_caches() -> None:
     crypto.get_secret_box.cache_clear()
     db.reset_engines()
     storecache.store_cache.clear()
-    refusals.forget_local_buckets()
+    ratelimit.local_bucket.cache_clear()
 
 
 @pytest.fixture

@@ -180,7 +180,7 @@ def test_orderdesk_limiter_without_redis_shares_one_local_bucket_per_store(fresh
     assert isinstance(first, LocalLeakyBucket)
     assert first is again
     assert first is not other
-    ratelimit._local_bucket.cache_clear()
+    ratelimit.local_bucket.cache_clear()
 
 
 def test_retry_after_header_parsing():
