@@ -49,7 +49,7 @@ from bridge import queues, refusals
 from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
 from bridge.crypto import SecretError
 from bridge.db import session_scope
-from bridge.history import record, transition
+from bridge.history import EventKind, record, transition
 from bridge.intake_accept import accept_new_order
 from bridge.models import Order, Store, WebhookReceipt, utcnow
 from bridge.orderdesk import payload
@@ -544,14 +544,21 @@ class _Decision:
         state = OrderState(order.state)
         if state is OrderState.RECEIVED:
             self._refresh(order)
-            record(self.session, order, "payload_refreshed", "payload refreshed before submission")
+            record(
+                self.session,
+                order,
+                EventKind.PAYLOAD_REFRESHED,
+                "payload refreshed before submission",
+            )
             if self.unfulfillable:
                 return self._park(order, "parked: the refreshed order cannot be fulfilled")
             return self._answer(order, DUPLICATE)
         if state is OrderState.REJECTED:
             self._refresh(order)
             if self.unfulfillable:
-                record(self.session, order, "payload_refreshed", "re-sent, still unfulfillable")
+                record(
+                    self.session, order, EventKind.PAYLOAD_REFRESHED, "re-sent, still unfulfillable"
+                )
                 return self._park(order, None)
             transition(self.session, order, OrderState.RECEIVED, "re-sent with a correction")
             order.reason = None
@@ -561,7 +568,7 @@ class _Decision:
         record(
             self.session,
             order,
-            "changed_after_submission",
+            EventKind.CHANGED_AFTER_SUBMISSION,
             "changed after submission: the warehouse still has the earlier version",
             date_updated=self.parsed.order.date_updated,
             payload_sha256=self.parsed.sha256,
@@ -635,7 +642,13 @@ class _Decision:
                 f"order {self.od_id} is {state.value}: the bridge cannot tell whether the "
                 "warehouse holds it, so a person must cancel it there"
             )
-        record(self.session, order, "cancel_too_late", "cancel requested too late", reason=reason)
+        record(
+            self.session,
+            order,
+            EventKind.CANCEL_TOO_LATE,
+            "cancel requested too late",
+            reason=reason,
+        )
         return self._answer(order, CANCEL_REFUSED, reason=reason)
 
     def _answer(

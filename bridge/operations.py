@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session, selectinload
 from bridge import dispatch, queues
 from bridge.db import session_scope
 from bridge.history import transition
-from bridge.metrics import ORDER_TRANSITIONS
 from bridge.models import Order, OrderEvent, Shipment, Store, WebhookReceipt, utcnow
 from bridge.states import TERMINAL, OrderState, can_move
 
@@ -208,7 +207,6 @@ def retry_order(ref: str | int, actor: str) -> ActionResult:
         # The message goes out right after commit; keep the sweeper from doubling it.
         order.enqueued_at = utcnow()
         order_id = order.id
-    ORDER_TRANSITIONS.labels(OrderState.RECEIVED.value).inc()
     enqueued = dispatch.submit_order(order_id)
     return ActionResult(order_id, name, OrderState.RECEIVED.value, "sent for submission", enqueued)
 
@@ -247,7 +245,6 @@ def request_cancel(ref: str | int, actor: str) -> ActionResult:
                 "holds it, so cancel it at the warehouse, or retry it and then cancel"
             )
         order_id = order.id
-    ORDER_TRANSITIONS.labels(target.value).inc()
     if not send:
         return ActionResult(order_id, name, target.value, "cancelled (it was parked)", None)
     enqueued = dispatch.send(queues.CANCEL_ORDER, order_id)

@@ -14,7 +14,6 @@ QUEUE_MAINTENANCE = "maintenance"
 ALL_QUEUES = (QUEUE_INTAKE, QUEUE_ORDERDESK, QUEUE_POLL, QUEUE_MAINTENANCE)
 
 SUBMIT_ORDER = "bridge.submit_order"
-SUBMIT_BATCH = "bridge.submit_batch"
 CANCEL_ORDER = "bridge.cancel_order"
 MOVE_IN_PROCESS = "bridge.move_in_process"
 POST_SHIPMENTS = "bridge.post_shipments"
@@ -30,7 +29,6 @@ RETENTION = "bridge.retention"
 
 ROUTES = {
     SUBMIT_ORDER: QUEUE_INTAKE,
-    SUBMIT_BATCH: QUEUE_INTAKE,
     CANCEL_ORDER: QUEUE_INTAKE,
     MOVE_IN_PROCESS: QUEUE_ORDERDESK,
     POST_SHIPMENTS: QUEUE_ORDERDESK,

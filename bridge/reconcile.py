@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from bridge import dispatch, intake, leases, queues
 from bridge.db import session_scope
-from bridge.history import record
+from bridge.history import EventKind, record
 from bridge.metrics import ORDERS_RECOVERED
 from bridge.models import Order, ReconcileCursor, Store, utcnow
 from bridge.orderdesk.client import OrderDeskClient
@@ -37,7 +37,6 @@ from bridge.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
-RECOVERED = "recovered"
 PAGE_SIZE = 100
 # Celery's hard time limit for one task: a pass cannot outlive its lease.
 LEASE_SECONDS = 300
@@ -199,7 +198,7 @@ class _Pass:
                 record(
                     session,
                     order,
-                    RECOVERED,
+                    EventKind.RECOVERED,
                     "recovered by reconciliation: no webhook for it reached the bridge",
                     outcome=result.outcome,
                     folder_id=str(raw.get("folder_id", "")),

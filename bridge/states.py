@@ -47,22 +47,6 @@ TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
 
 TERMINAL: frozenset[OrderState] = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
 
-# States whose work the warehouse poller must watch.
-AWAITING_SHIPMENT: frozenset[OrderState] = frozenset(
-    {S.SUBMITTED, S.IN_PROCESS, S.PARTIALLY_SHIPPED, S.CANCEL_REQUESTED}
-)
-
-# Order along the main line, for "is this event newer than what we know" questions.
-PROGRESS: dict[OrderState, int] = {
-    S.RECEIVED: 0,
-    S.SUBMITTING: 1,
-    S.SUBMITTED: 2,
-    S.IN_PROCESS: 3,
-    S.PARTIALLY_SHIPPED: 4,
-    S.SHIPPED: 5,
-}
-
-
 class IllegalTransition(ValueError):
     """A move the state machine does not allow, e.g. shipped → submitted."""
 

@@ -16,8 +16,7 @@ from bridge import dispatch, queues
 from bridge.backends import errors as backend_errors
 from bridge.backends.models import NormalizedStatus, RemoteRef
 from bridge.db import session_scope
-from bridge.history import record, transition
-from bridge.metrics import ORDER_TRANSITIONS
+from bridge.history import EventKind, record, transition
 from bridge.models import Order, OrderEvent, utcnow
 from bridge.pipeline.context import StoreContext
 from bridge.retry import backoff_seconds
@@ -27,8 +26,6 @@ log = structlog.get_logger(__name__)
 
 # Event kinds: a submission that landed after the order left its claim, and the warehouse's
 # answer to a cancel that did not simply succeed (or to the cancel of a late submission).
-LATE_SUBMISSION = "late_submission"
-CANCEL_ANSWER = "cancel"
 
 
 def landed_after_cancellation() -> ColumnElement[bool]:
@@ -37,8 +34,12 @@ def landed_after_cancellation() -> ColumnElement[bool]:
         (Order.state == OrderState.CANCELLED.value)
         & Order.warehouse_ref.is_not(None)
         & Order.warehouse_status.is_distinct_from(NormalizedStatus.CANCELLED.value)
-        & exists().where(OrderEvent.order_id == Order.id, OrderEvent.kind == LATE_SUBMISSION)
-        & ~exists().where(OrderEvent.order_id == Order.id, OrderEvent.kind == CANCEL_ANSWER)
+        & exists().where(
+            OrderEvent.order_id == Order.id, OrderEvent.kind == EventKind.LATE_SUBMISSION
+        )
+        & ~exists().where(
+            OrderEvent.order_id == Order.id, OrderEvent.kind == EventKind.CANCEL_ANSWER
+        )
     )
 
 
@@ -49,9 +50,13 @@ def _finish(order_id: int, message: str, *, note: str | None, at_warehouse: bool
             order.warehouse_status = NormalizedStatus.CANCELLED.value
         if order.state == OrderState.CANCEL_REQUESTED.value:
             transition(session, order, OrderState.CANCELLED, message)
-            ORDER_TRANSITIONS.labels(OrderState.CANCELLED.value).inc()
         else:
-            record(session, order, CANCEL_ANSWER, f"{message} (what a late submission created)")
+            record(
+                session,
+                order,
+                EventKind.CANCEL_ANSWER,
+                f"{message} (what a late submission created)",
+            )
     if note:
         dispatch.send(queues.ADD_HISTORY_NOTE, order_id, note)
 
@@ -104,7 +109,9 @@ def cancel_order(order_id: int) -> str:
         with session_scope() as session:
             order = session.get(Order, order_id)
             order.last_error = f"cancel failed: {exc}"
-            record(session, order, "error", f"cancel failed, next try in {delay:.0f}s: {exc}")
+            record(
+                session, order, EventKind.ERROR, f"cancel failed, next try in {delay:.0f}s: {exc}"
+            )
         dispatch.send(queues.CANCEL_ORDER, order_id, countdown=delay)
         return "retry"
     if result.state == "cancelled":
@@ -113,7 +120,12 @@ def cancel_order(order_id: int) -> str:
     if result.state == "requested":
         with session_scope() as session:
             order = session.get(Order, order_id)
-            record(session, order, CANCEL_ANSWER, "the warehouse is considering the cancellation")
+            record(
+                session,
+                order,
+                EventKind.CANCEL_ANSWER,
+                "the warehouse is considering the cancellation",
+            )
         return "requested"
     with session_scope() as session:
         order = session.get(Order, order_id)
@@ -121,7 +133,7 @@ def cancel_order(order_id: int) -> str:
         record(
             session,
             order,
-            CANCEL_ANSWER,
+            EventKind.CANCEL_ANSWER,
             f"the warehouse could not cancel ({result.state}): {result.detail}",
         )
     if stray:

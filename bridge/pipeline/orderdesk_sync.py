@@ -18,8 +18,8 @@ from bridge.backends.coverage import coverage_status
 from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
 from bridge.backends.models import NormalizedStatus, RemoteShipment, ShippedLine
 from bridge.db import session_scope
-from bridge.history import record, transition
-from bridge.metrics import ORDER_TRANSITIONS, SHIPMENTS_POSTED
+from bridge.history import EventKind, record, transition
+from bridge.metrics import SHIPMENTS_POSTED
 from bridge.models import Order, OrderEvent, Shipment, utcnow
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.orderdesk.errors import AmbiguousOutcome
@@ -107,11 +107,10 @@ def _record_moves(
                     OrderState.IN_PROCESS,
                     f'moved to "{context.in_process_folder}" in Order Desk',
                 )
-                ORDER_TRANSITIONS.labels(OrderState.IN_PROCESS.value).inc()
                 done += 1
             else:
                 order.last_error = f"move to {context.in_process_folder} refused: {result.message}"
-                record(session, order, "error", order.last_error)
+                record(session, order, EventKind.ERROR, order.last_error)
     return done
 
 
@@ -142,7 +141,7 @@ def add_history_note(order_id: int, kind: str, detail: str = "") -> bool:
             select(
                 exists().where(
                     OrderEvent.order_id == order_id,
-                    OrderEvent.kind == "orderdesk_note",
+                    OrderEvent.kind == EventKind.ORDERDESK_NOTE,
                     OrderEvent.message == kind,
                 )
             )
@@ -168,7 +167,7 @@ def add_history_note(order_id: int, kind: str, detail: str = "") -> bool:
             outcome = "unclear"
     with session_scope() as session:
         order = session.get(Order, order_id)
-        record(session, order, "orderdesk_note", kind, outcome=outcome, note=text)
+        record(session, order, EventKind.ORDERDESK_NOTE, kind, outcome=outcome, note=text)
     return True
 
 
@@ -191,7 +190,7 @@ def park_in_orderdesk(order_id: int) -> None:
         record(
             session,
             order,
-            "orderdesk_move",
+            EventKind.ORDERDESK_MOVE,
             f'moved to "{context.error_folder}"'
             if result.ok
             else f"move refused: {result.message}",
@@ -282,7 +281,7 @@ def _record_posts(shipment_ids: list[int], results: list[ShipmentResult]) -> int
                 record(
                     session,
                     shipment.order,
-                    "shipment_posted",
+                    EventKind.SHIPMENT_POSTED,
                     f"package {shipment.tracking_number} ({shipment.carrier}) "
                     f"posted to Order Desk{how}",
                     package_id=shipment.package_id,
@@ -294,7 +293,7 @@ def _record_posts(shipment_ids: list[int], results: list[ShipmentResult]) -> int
                 record(
                     session,
                     shipment.order,
-                    "error",
+                    EventKind.ERROR,
                     f"Order Desk refused package {shipment.tracking_number}: {result.message}",
                     package_id=shipment.package_id,
                 )
@@ -333,7 +332,6 @@ def advance_shipping_state(session: Session, order: Order) -> None:
     }.get(status)
     if target is not None and can_move(order.state, target):
         transition(session, order, target, f"{len(posted)} package(s) in Order Desk")
-        ORDER_TRANSITIONS.labels(target.value).inc()
 
 
 def _retract_voided(context: StoreContext, client: OrderDeskClient) -> None:
@@ -358,6 +356,6 @@ def _retract_voided(context: StoreContext, client: OrderDeskClient) -> None:
             record(
                 session,
                 shipment.order,
-                "shipment_retracted",
+                EventKind.SHIPMENT_RETRACTED,
                 f"label {shipment.tracking_number} was voided; shipment removed from Order Desk",
             )

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 from bridge import dispatch, leases, queues
 from bridge.backends.models import NormalizedStatus, RemoteOrder
 from bridge.db import session_scope
-from bridge.history import record, transition
-from bridge.metrics import ORDER_TRANSITIONS
+from bridge.history import EventKind, record, transition
 from bridge.models import BackendCursor, Order, Shipment, Store, utcnow
 from bridge.pipeline.context import StoreContext
 from bridge.states import OrderState, can_move
@@ -115,13 +114,12 @@ def _merge_order(session: Session, order: Order, remote: RemoteOrder) -> int:
             record(
                 session,
                 order,
-                "warehouse_status",
+                EventKind.WAREHOUSE_STATUS,
                 f"the warehouse reports {remote.status.value} ({remote.raw_status})",
             )
         order.warehouse_status = remote.status.value
     if remote.status is NormalizedStatus.CANCELLED and can_move(order.state, OrderState.CANCELLED):
         transition(session, order, OrderState.CANCELLED, "the warehouse reports it cancelled")
-        ORDER_TRANSITIONS.labels(OrderState.CANCELLED.value).inc()
 
     known = {row.package_id: row for row in order.shipments}
     new = 0
@@ -152,7 +150,7 @@ def _merge_order(session: Session, order: Order, remote: RemoteOrder) -> int:
                 record(
                     session,
                     order,
-                    "shipment_voided",
+                    EventKind.SHIPMENT_VOIDED,
                     f"the warehouse voided label {row.tracking_number}",
                     package_id=row.package_id,
                 )

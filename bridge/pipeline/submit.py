@@ -38,12 +38,10 @@ from bridge.backends.base import WarehouseBackend
 from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
 from bridge.backends.models import FulfillmentOrder, RemoteRef
 from bridge.db import session_scope
-from bridge.history import record, transition
-from bridge.metrics import ORDER_TRANSITIONS
+from bridge.history import EventKind, record, transition
 from bridge.models import Order, OrderEvent, utcnow
 from bridge.orderdesk.payload import Order as OrderDeskOrder
 from bridge.pipeline import coalesce
-from bridge.pipeline.cancel import LATE_SUBMISSION
 from bridge.pipeline.context import StoreContext
 from bridge.retry import backoff_seconds
 from bridge.settings import get_settings
@@ -171,7 +169,8 @@ def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
             session.scalars(
                 select(OrderEvent.order_id).where(
                     OrderEvent.order_id.in_([order.id for order in orders]),
-                    OrderEvent.message.like(f"{ATTEMPT_MESSAGE} %"),
+                    (OrderEvent.kind == EventKind.ATTEMPT)
+                    | (OrderEvent.to_state == OrderState.SUBMITTING.value),
                 )
             )
         )
@@ -181,9 +180,8 @@ def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
             message = f"{ATTEMPT_MESSAGE} {order.attempts}"
             if order.state == OrderState.RECEIVED.value:
                 transition(session, order, OrderState.SUBMITTING, message, attempt=order.attempts)
-                ORDER_TRANSITIONS.labels(OrderState.SUBMITTING.value).inc()
             else:
-                record(session, order, "attempt", message, attempt=order.attempts)
+                record(session, order, EventKind.ATTEMPT, message, attempt=order.attempts)
             claims.append(
                 Claim(
                     order.id,
@@ -330,7 +328,6 @@ def _record(context: StoreContext, claims: list[Claim], outcomes: dict[int, Outc
                 order.reason = outcome.reason
                 order.next_attempt_at = None
                 transition(session, order, OrderState.REJECTED, outcome.reason)
-                ORDER_TRANSITIONS.labels(OrderState.REJECTED.value).inc()
                 follow.add(queues.PARK_IN_ORDERDESK, order.id)
             else:
                 error = outcome.error
@@ -343,7 +340,6 @@ def _record(context: StoreContext, claims: list[Claim], outcomes: dict[int, Outc
                         OrderState.FAILED,
                         f"gave up after {order.attempts} attempts; last error: {error}",
                     )
-                    ORDER_TRANSITIONS.labels(OrderState.FAILED.value).inc()
                     follow.add(queues.ADD_HISTORY_NOTE, order.id, "failed")
                     continue
                 delay = backoff_seconds(order.attempts, retry_after=outcome.retry_after)
@@ -351,7 +347,7 @@ def _record(context: StoreContext, claims: list[Claim], outcomes: dict[int, Outc
                 record(
                     session,
                     order,
-                    "error",
+                    EventKind.ERROR,
                     f"attempt {order.attempts} failed, next try in {delay:.0f}s: {error}",
                     error=type(error).__name__,
                 )
@@ -377,7 +373,13 @@ def _moved_on(
         seen = f"refused by the warehouse after the order became {order.state}: {outcome.reason}"
     else:
         seen = f"ended unclear after the order became {order.state}: {outcome.error}"
-    record(session, order, "attempt", f"attempt {claim.attempts} {seen}", attempt=claim.attempts)
+    record(
+        session,
+        order,
+        EventKind.ATTEMPT,
+        f"attempt {claim.attempts} {seen}",
+        attempt=claim.attempts,
+    )
     nothing_sent = isinstance(outcome, Withdrawn | Refused)
     if (
         nothing_sent
@@ -407,7 +409,6 @@ def _accepted(
         if state is OrderState.FAILED:
             message += " (the submission landed after the order was marked failed)"
         transition(session, order, OrderState.SUBMITTED, message, warehouse_ref=ref)
-        ORDER_TRANSITIONS.labels(OrderState.SUBMITTED.value).inc()
         follow.add(queues.ADD_HISTORY_NOTE, order.id, "submitted")
         follow.add(queues.MOVE_IN_PROCESS, context.id, countdown=MOVE_DELAY_SECONDS)
     elif state in (OrderState.CANCEL_REQUESTED, OrderState.CANCELLED):
@@ -415,14 +416,14 @@ def _accepted(
         record(
             session,
             order,
-            LATE_SUBMISSION,
+            EventKind.LATE_SUBMISSION,
             f"{message} after the order {when}: cancelling it at the warehouse now",
             warehouse_ref=ref,
         )
         log.warning("late_submission", order_row=order.id, state=state.value, warehouse_ref=ref)
         follow.add(queues.CANCEL_ORDER, order.id)
     else:
-        record(session, order, "submitted", message, warehouse_ref=ref)
+        record(session, order, EventKind.SUBMITTED, message, warehouse_ref=ref)
 
 
 def submit_order(order_id: int) -> int:

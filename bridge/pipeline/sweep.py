@@ -21,10 +21,9 @@ from sqlalchemy import exists, or_, select, update
 from bridge import dispatch, leases, queues
 from bridge.backends.registry import backend_class
 from bridge.db import session_scope
-from bridge.history import transition
-from bridge.metrics import ORDER_TRANSITIONS
+from bridge.history import EventKind, transition
 from bridge.models import BackendCursor, Order, OrderEvent, Shipment, Store, utcnow
-from bridge.pipeline.cancel import CANCEL_ANSWER, landed_after_cancellation
+from bridge.pipeline.cancel import landed_after_cancellation
 from bridge.pipeline.orderdesk_sync import POSTABLE_STATES
 from bridge.pipeline.poll import due_stores
 from bridge.settings import get_settings
@@ -74,7 +73,6 @@ def sweep() -> SweepReport:
                     f"gave up after {order.attempts} attempts; last error: "
                     f"{order.last_error or 'the worker never reported back'}",
                 )
-                ORDER_TRANSITIONS.labels(OrderState.FAILED.value).inc()
                 messages.append((queues.ADD_HISTORY_NOTE, (order.id, "failed")))
             report.failed = len(exhausted)
 
@@ -96,7 +94,8 @@ def sweep() -> SweepReport:
                         (Order.state == OrderState.CANCEL_REQUESTED.value)
                         # The warehouse already answered "too late" or "considering it".
                         & ~exists().where(
-                            OrderEvent.order_id == Order.id, OrderEvent.kind == CANCEL_ANSWER
+                            OrderEvent.order_id == Order.id,
+                            OrderEvent.kind == EventKind.CANCEL_ANSWER,
                         ),
                         landed_after_cancellation(),
                     ),

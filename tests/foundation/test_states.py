@@ -9,7 +9,6 @@ from bridge.db import session_scope
 from bridge.history import transition
 from bridge.models import Order, OrderEvent, Store
 from bridge.states import (
-    PROGRESS,
     TERMINAL,
     TRANSITIONS,
     IllegalTransition,
@@ -19,7 +18,8 @@ from bridge.states import (
 )
 
 S = OrderState
-MAIN_LINE = sorted(PROGRESS, key=PROGRESS.__getitem__)
+# The main line, in order: no order ever moves back along it.
+MAIN_LINE = [S.RECEIVED, S.SUBMITTING, S.SUBMITTED, S.IN_PROCESS, S.PARTIALLY_SHIPPED, S.SHIPPED]
 
 
 def test_every_state_has_a_row() -> None:
@@ -91,3 +91,47 @@ def test_refused_move_changes_nothing(database: str) -> None:
             transition(session, order, S.RECEIVED, "late duplicate")
         assert order.state == S.SUBMITTED
         assert len(session.scalars(select(OrderEvent)).all()) == 2
+
+
+def _transitions_counted(state: OrderState) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("bridge_order_transitions_total", {"state": state.value}) or 0
+
+
+def test_transition_counts_each_move_and_a_refused_move_counts_nothing(database: str) -> None:
+    before = {state: _transitions_counted(state) for state in (S.SUBMITTING, S.RECEIVED)}
+    with session_scope() as session:
+        order = _order(session)
+        transition(session, order, S.SUBMITTING, "claim")
+        with pytest.raises(IllegalTransition):
+            transition(session, order, S.RECEIVED, "not allowed")
+    assert _transitions_counted(S.SUBMITTING) == before[S.SUBMITTING] + 1
+    assert _transitions_counted(S.RECEIVED) == before[S.RECEIVED]
+
+
+def test_event_kinds_are_named_once_and_the_transition_metric_has_one_writer() -> None:
+    """No step records an event with a bare string kind or counts a transition by hand."""
+    import ast
+    from pathlib import Path
+
+    import bridge
+
+    root = Path(bridge.__file__).parent
+    offences = []
+    for path in sorted(root.rglob("*.py")):
+        if "sim" in path.relative_to(root).parts:
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "record":
+                kind = node.args[2] if len(node.args) > 2 else None
+                if isinstance(kind, ast.Constant):
+                    offences.append(f"{path}:{node.lineno} record(..., {kind.value!r})")
+            if (
+                isinstance(node, ast.Name)
+                and node.id == "ORDER_TRANSITIONS"
+                and path.name not in ("history.py", "metrics.py")
+            ):
+                offences.append(f"{path}:{node.lineno} counts a transition by hand")
+    assert offences == []
