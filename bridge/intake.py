@@ -45,18 +45,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from bridge import queues, refusals
+from bridge import refusals
 from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
 from bridge.crypto import SecretError
 from bridge.db import session_scope
 from bridge.history import EventKind, record, transition
 from bridge.intake_accept import accept_new_order
+from bridge.jobs import queues
 from bridge.models import Order, Store, WebhookReceipt, utcnow
 from bridge.orderdesk import payload
 from bridge.settings import get_settings
 from bridge.states import TERMINAL, OrderState, can_move
 from bridge.storecache import StoreSnapshot, store_cache
-from bridge.stores import StoreRegistry
+from bridge.stores.registry import StoreRegistry
 
 log = structlog.get_logger(__name__)
 

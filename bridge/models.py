@@ -141,7 +141,7 @@ class Order(TimestampMixin, Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     in_process_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When the retention job blanked the payload and dropped the history (bridge.retention).
+    # When the retention job blanked the payload and dropped the history (bridge.ops.retention).
     pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     store: Mapped[Store] = relationship(back_populates="orders")

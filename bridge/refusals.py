@@ -3,8 +3,8 @@
 Anyone can post to the intake. A request that is refused before its signature is verified
 (no ``order`` field, unknown or disabled store, missing or wrong hash) used to write a receipt
 every time, so a flood of forged posts grew ``webhook_receipts`` without bound. Two leaky
-buckets per client address (``bridge.ratelimit``: shared through Redis when the deployment has
-it, per process otherwise) now decide before anything is written:
+buckets per client address (``bridge.remote.ratelimit``: shared through Redis when the
+deployment has it, per process otherwise) now decide before anything is written:
 
 * the *budget*: ``BRIDGE_REFUSAL_BURST`` refusals at once, refilled at
   ``BRIDGE_REFUSALS_PER_MINUTE``; past it the answer is 429 with ``Retry-After`` and nothing is
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from bridge.ratelimit import RateLimiterUnavailable, local_bucket, shared_bucket
+from bridge.remote.ratelimit import RateLimiterUnavailable, local_bucket, shared_bucket
 from bridge.settings import get_settings
 
 log = structlog.get_logger(__name__)

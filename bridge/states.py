@@ -47,6 +47,7 @@ TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
 
 TERMINAL: frozenset[OrderState] = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
 
+
 class IllegalTransition(ValueError):
     """A move the state machine does not allow, e.g. shipped → submitted."""
 

@@ -15,8 +15,9 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from bridge import crypto, db, migrate, ratelimit, settings, storecache
+from bridge import crypto, db, migrate, settings, storecache
 from bridge.models import Base
+from bridge.remote import ratelimit
 
 PG_SERVER = os.environ.get("BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_SERVER = os.environ.get("BRIDGE_TEST_REDIS", "redis://127.0.0.1:6379")

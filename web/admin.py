@@ -2,7 +2,7 @@
 
 Plain server-rendered HTML for signed-in admin users (``bridge users add``; the sign-in, the
 session and CSRF are in ``web.admin_auth``). Actions are recorded under the user's name. The
-pages read through ``bridge.operations`` and stores through ``describe``, so they can show
+pages read through ``bridge.ops.operations`` and stores through ``describe``, so they can show
 nothing a secret could leak from; Jinja escapes everything.
 """
 
@@ -14,11 +14,11 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from pydantic import ValidationError
 
-from bridge import operations
 from bridge.db import session_scope
+from bridge.ops import operations
 from bridge.orderdesk.payload import Order as OrderDeskOrder
 from bridge.states import OrderState, can_move
-from bridge.stores import StoreRegistry
+from bridge.stores.registry import StoreRegistry
 from web import admin_auth
 from web.admin_auth import Refused
 

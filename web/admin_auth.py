@@ -37,12 +37,12 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
+from bridge.accounts.login_throttle import LoginThrottle
+from bridge.accounts.users import AdminUsers
 from bridge.crypto import secret_material
 from bridge.db import session_scope
-from bridge.login_throttle import LoginThrottle
 from bridge.models import AdminUser, utcnow
 from bridge.settings import Settings
-from bridge.users import AdminUsers
 
 log = structlog.get_logger(__name__)
 

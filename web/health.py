@@ -20,7 +20,7 @@ from sqlalchemy import text
 from bridge.crypto import SecretError
 from bridge.db import get_engine, session_scope
 from bridge.settings import SettingsError
-from bridge.stores import StoreRegistry
+from bridge.stores.registry import StoreRegistry
 
 bp = Blueprint("health", __name__)
 

@@ -19,7 +19,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
-from bridge import dispatch, intake
+from bridge import intake
+from bridge.jobs import dispatch
 from bridge.metrics import WEBHOOK_SECONDS, WEBHOOKS
 from bridge.settings import Settings
 

@@ -15,7 +15,7 @@ from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
 
-from bridge import queues
+from bridge.jobs import queues
 from bridge.logs import configure_logging
 from bridge.settings import Settings, get_settings
 
@@ -111,13 +111,13 @@ def make_celery(settings: Settings | None = None) -> Celery:
                 "schedule": settings.schedule_interval_seconds,
                 "options": {"expires": settings.schedule_interval_seconds},
             },
-            # Missed-webhook recovery: one pass per active store (bridge.reconcile).
+            # Missed-webhook recovery: one pass per active store (bridge.pipeline.reconcile).
             "reconcile": {
                 "task": queues.RECONCILE,
                 "schedule": settings.reconcile_interval_seconds,
                 "options": {"expires": settings.reconcile_interval_seconds},
             },
-            # Daily, at a quiet hour (UTC); see bridge.retention.
+            # Daily, at a quiet hour (UTC); see bridge.ops.retention.
             "retention": {
                 "task": queues.RETENTION,
                 "schedule": crontab(minute=17, hour=3),

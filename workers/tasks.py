@@ -15,12 +15,13 @@ from typing import Any
 import structlog
 from celery import Task
 
-from bridge import leases, queues, reconcile, retention
 from bridge.backends import errors as backend_errors
+from bridge.jobs import leases, queues
 from bridge.metrics import TASK_SECONDS
+from bridge.ops import retention
 from bridge.orderdesk import errors as orderdesk_errors
-from bridge.pipeline import cancel, inventory, orderdesk_sync, poll, submit, sweep
-from bridge.ratelimit import RateLimitError
+from bridge.pipeline import cancel, inventory, orderdesk_sync, poll, reconcile, submit, sweep
+from bridge.remote.ratelimit import RateLimitError
 from workers.celery_app import MAX_COUNTDOWN, TASK_TIME_LIMIT, app
 
 log = structlog.get_logger(__name__)

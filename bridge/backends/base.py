@@ -81,10 +81,10 @@ class Capabilities:
 
 
 class Limiter(Protocol):
-    """The shared per-credential limiter as backends use it (``bridge.ratelimit.RateLimiter``).
+    """The shared per-credential limiter as backends use it.
 
-    ``acquire`` blocks until a request may go and raises ``bridge.ratelimit.RateLimitTimeout``
-    when that cannot happen within ``timeout``.
+    See ``bridge.remote.ratelimit.RateLimiter``: ``acquire`` blocks until a request may go and
+    raises ``RateLimitTimeout`` when that cannot happen within ``timeout``.
     """
 
     def acquire(self, timeout: float | None = None) -> None: ...

@@ -31,8 +31,8 @@ from bridge.backends.errors import (
     TransientError,
     ValidationError,
 )
-from bridge.ratelimit import RateLimiterUnavailable, RateLimitTimeout
-from bridge.redirects import is_redirect, redirect_target
+from bridge.remote.ratelimit import RateLimiterUnavailable, RateLimitTimeout
+from bridge.remote.redirects import is_redirect, redirect_target
 
 log = structlog.get_logger(__name__)
 

@@ -61,7 +61,7 @@ from bridge.backends.models import (
     SubmitResult,
 )
 from bridge.backends.status import SHIPSTATION_STATUSES, normalize, settle_status
-from bridge.ratelimit import LocalLeakyBucket
+from bridge.remote.ratelimit import LocalLeakyBucket
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 MAX_PAGE_SIZE = 500

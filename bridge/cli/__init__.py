@@ -7,12 +7,12 @@ from typing import Any
 import click
 
 from bridge import __version__
+from bridge.accounts.users import AdminUserError
 from bridge.crypto import SecretError, new_secret_key
 from bridge.logs import configure_logging
-from bridge.operations import OperationError
+from bridge.ops.operations import OperationError
 from bridge.settings import SettingsError, get_settings
-from bridge.stores import StoreError
-from bridge.users import AdminUserError
+from bridge.stores.registry import StoreError
 
 OPERATOR_ERRORS = (SettingsError, StoreError, SecretError, OperationError, AdminUserError)
 
@@ -59,7 +59,7 @@ def rotate_secret_key() -> None:
     the old keys. One transaction; running it again re-encrypts nothing.
     """
     from bridge.db import session_scope
-    from bridge.stores import StoreRegistry
+    from bridge.stores.registry import StoreRegistry
 
     with session_scope() as session:
         counts = StoreRegistry(session).rotate_secrets()

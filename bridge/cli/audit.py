@@ -6,8 +6,8 @@ import json
 
 import click
 
-from bridge import audit
 from bridge.models import utcnow
+from bridge.ops import audit
 
 
 @click.command("audit")

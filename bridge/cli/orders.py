@@ -7,8 +7,8 @@ from datetime import datetime
 
 import click
 
-from bridge import operations
 from bridge.db import session_scope
+from bridge.ops import operations
 from bridge.states import OrderState
 
 ACTOR = "cli"

@@ -19,9 +19,9 @@ from bridge.cli.secret_input import (
 )
 from bridge.db import session_scope
 from bridge.orderdesk.check import check_store
-from bridge.pipeline.context import StoreContext
-from bridge.reconcile import intake_folder_names
-from bridge.stores import StoreError, StoreRegistry
+from bridge.pipeline.reconcile import intake_folder_names
+from bridge.stores.context import StoreContext
+from bridge.stores.registry import StoreError, StoreRegistry
 
 
 def _settings_options(func: Any) -> Any:

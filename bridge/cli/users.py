@@ -8,8 +8,8 @@ from datetime import datetime
 
 import click
 
+from bridge.accounts.users import AdminUserError, AdminUsers, check_name, password_problem
 from bridge.db import session_scope
-from bridge.users import AdminUserError, AdminUsers, check_name, password_problem
 
 password_stdin_option = click.option(
     "--password-stdin",

@@ -20,11 +20,11 @@ from pathlib import Path
 import requests
 
 from bridge import crypto, db, migrate, settings
+from bridge.accounts.users import AdminUsers
 from bridge.db import session_scope
 from bridge.logs import configure_logging
 from bridge.sim.orderdesk import OrderDeskSimulatorClient
-from bridge.stores import StoreRegistry
-from bridge.users import AdminUsers
+from bridge.stores.registry import StoreRegistry
 
 DEMO_STORE_ID = "100100"
 DEMO_STORE_NAME = "Demo Store"

@@ -17,8 +17,8 @@ from pathlib import Path
 import gunicorn
 import requests
 
-from bridge import queues
 from bridge.devrun.supervisor import Child
+from bridge.jobs import queues
 
 WORKER_CONCURRENCY = 2
 

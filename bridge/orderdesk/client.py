@@ -37,7 +37,7 @@ from bridge.orderdesk.records import (
     as_order_id,
 )
 from bridge.orderdesk.transport import Timeout, Transport, path_id
-from bridge.ratelimit import RateLimiter, orderdesk_limiter
+from bridge.remote.ratelimit import RateLimiter, orderdesk_limiter
 from bridge.settings import get_settings
 
 __all__ = [

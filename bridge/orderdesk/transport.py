@@ -39,9 +39,9 @@ from bridge.orderdesk.errors import (
     Rejected,
     TransientError,
 )
-from bridge.ratelimit import RateLimiter, RateLimiterUnavailable, RateLimitTimeout
-from bridge.ratelimit import retry_after_seconds as parse_retry_after
-from bridge.redirects import is_redirect, redirect_target
+from bridge.remote.ratelimit import RateLimiter, RateLimiterUnavailable, RateLimitTimeout
+from bridge.remote.ratelimit import retry_after_seconds as parse_retry_after
+from bridge.remote.redirects import is_redirect, redirect_target
 
 log = structlog.get_logger(__name__)
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 import structlog
 from sqlalchemy import ColumnElement, exists, select
 
-from bridge import dispatch, queues
 from bridge.backends import errors as backend_errors
 from bridge.backends.models import NormalizedStatus, RemoteRef
 from bridge.db import session_scope
 from bridge.history import EventKind, record, transition
+from bridge.jobs import dispatch, queues
+from bridge.jobs.retry import backoff_seconds
 from bridge.models import Order, OrderEvent, utcnow
-from bridge.pipeline.context import StoreContext
-from bridge.retry import backoff_seconds
 from bridge.states import OrderState
+from bridge.stores.context import StoreContext
 
 log = structlog.get_logger(__name__)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import structlog
 
-from bridge import leases
 from bridge.backends.errors import NotSupported
+from bridge.jobs import leases
 from bridge.orderdesk.records import InventoryUpdate
-from bridge.pipeline.context import StoreContext
+from bridge.stores.context import StoreContext
 
 log = structlog.get_logger(__name__)
 

@@ -13,23 +13,22 @@ import structlog
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from bridge import dispatch, leases, queues
 from bridge.backends.coverage import coverage_status
 from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
 from bridge.backends.models import NormalizedStatus, RemoteShipment, ShippedLine
 from bridge.db import session_scope
 from bridge.history import EventKind, record, transition
+from bridge.jobs import coalesce, dispatch, leases, queues
 from bridge.metrics import SHIPMENTS_POSTED
 from bridge.models import Order, OrderEvent, Shipment, utcnow
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.orderdesk.errors import AmbiguousOutcome
 from bridge.orderdesk.payload import Order as OrderDeskOrder
 from bridge.orderdesk.records import MoveResult, ShipmentIn, ShipmentItem, ShipmentResult
-from bridge.pipeline import coalesce
-from bridge.pipeline.context import StoreContext
 from bridge.pipeline.labels import carrier_code, shipment_method
 from bridge.settings import get_settings
 from bridge.states import OrderState, can_move
+from bridge.stores.context import StoreContext
 
 log = structlog.get_logger(__name__)
 

@@ -15,13 +15,13 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge import dispatch, leases, queues
 from bridge.backends.models import NormalizedStatus, RemoteOrder
 from bridge.db import session_scope
 from bridge.history import EventKind, record, transition
+from bridge.jobs import dispatch, leases, queues
 from bridge.models import BackendCursor, Order, Shipment, Store, utcnow
-from bridge.pipeline.context import StoreContext
 from bridge.states import OrderState, can_move
+from bridge.stores.context import StoreContext
 
 log = structlog.get_logger(__name__)
 

@@ -32,20 +32,19 @@ import structlog
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from bridge import dispatch, queues
 from bridge.backends import errors as backend_errors
 from bridge.backends.base import WarehouseBackend
 from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
 from bridge.backends.models import FulfillmentOrder, RemoteRef
 from bridge.db import session_scope
 from bridge.history import EventKind, record, transition
+from bridge.jobs import coalesce, dispatch, queues
+from bridge.jobs.retry import backoff_seconds
 from bridge.models import Order, OrderEvent, utcnow
 from bridge.orderdesk.payload import Order as OrderDeskOrder
-from bridge.pipeline import coalesce
-from bridge.pipeline.context import StoreContext
-from bridge.retry import backoff_seconds
 from bridge.settings import get_settings
 from bridge.states import OrderState
+from bridge.stores.context import StoreContext
 
 log = structlog.get_logger(__name__)
 

@@ -18,10 +18,10 @@ from datetime import timedelta
 import structlog
 from sqlalchemy import exists, or_, select, update
 
-from bridge import dispatch, leases, queues
 from bridge.backends.registry import backend_class
 from bridge.db import session_scope
 from bridge.history import EventKind, transition
+from bridge.jobs import dispatch, leases, queues
 from bridge.models import BackendCursor, Order, OrderEvent, Shipment, Store, utcnow
 from bridge.pipeline.cancel import landed_after_cancellation
 from bridge.pipeline.orderdesk_sync import POSTABLE_STATES

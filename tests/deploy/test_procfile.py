@@ -34,7 +34,7 @@ def test_worker_consumes_all_queues_and_beat_and_flower_use_the_celery_app() -> 
     assert "exec celery -A workers beat " in processes["beat"]
     # Flower runs without the bridge's app (and settings), on loopback only.
     assert processes["flower"] == (
-        "exec python -m bridge.flowerlaunch --address=127.0.0.1 --port=5555"
+        "exec python -m bridge.jobs.flower --address=127.0.0.1 --port=5555"
     )
 
 

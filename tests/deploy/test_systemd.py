@@ -123,5 +123,5 @@ def test_hole11_flower_unit_starts_flower_through_the_clean_environment_launcher
     # The env file holds the database password and BRIDGE_SECRET_KEY; the launcher passes Flower
     # only the broker URL and FLOWER_*, and Flower listens on loopback only.
     assert service["ExecStart"] == (
-        f"{INSTALL_PREFIX}/.venv/bin/python -m bridge.flowerlaunch --address=127.0.0.1 --port=5555"
+        f"{INSTALL_PREFIX}/.venv/bin/python -m bridge.jobs.flower --address=127.0.0.1 --port=5555"
     )

@@ -18,7 +18,7 @@ from bridge.db import session_scope
 from bridge.models import Store
 from bridge.sim.orderdesk import OrderDeskSimulator
 from bridge.sim.warehouse import WarehouseSimulator
-from bridge.stores import StoreRegistry
+from bridge.stores.registry import StoreRegistry
 from tests.conftest import REDIS_SERVER, TEST_SECRET_KEY, reset_caches
 from tests.e2e.harness import Bridge
 

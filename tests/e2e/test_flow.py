@@ -13,8 +13,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from bridge import queues
 from bridge.db import session_scope
+from bridge.jobs import queues
 from bridge.models import Order, OrderEvent, Shipment
 from bridge.states import OrderState
 from tests.e2e.conftest import API_KEY, STORE_ID, scaled

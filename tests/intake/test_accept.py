@@ -15,7 +15,7 @@ from bridge.db import session_scope, statement_engine_for
 from bridge.models import Order, WebhookReceipt
 from bridge.settings import get_settings
 from bridge.storecache import store_cache
-from bridge.stores import StoreRegistry
+from bridge.stores.registry import StoreRegistry
 from tests.conftest import reset_caches
 from tests.intake.conftest import (
     API_KEY,

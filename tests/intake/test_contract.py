@@ -18,7 +18,7 @@ from bridge.models import Order, WebhookReceipt
 from bridge.settings import get_settings
 from bridge.sim.orderdesk import sign_order
 from bridge.states import OrderState
-from bridge.stores import StoreRegistry
+from bridge.stores.registry import StoreRegistry
 from tests.conftest import reset_caches
 from tests.intake.conftest import (
     API_KEY,

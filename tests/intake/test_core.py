@@ -9,7 +9,8 @@ from urllib.parse import unquote, urlencode
 
 import pytest
 
-from bridge import intake, queues
+from bridge import intake
+from bridge.jobs import queues
 from bridge.models import Store
 from bridge.sim.orderdesk import sign_order
 from tests.intake.conftest import (

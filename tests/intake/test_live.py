@@ -11,7 +11,7 @@ import pytest
 import redis
 import requests
 
-from bridge import queues
+from bridge.jobs import queues
 from bridge.models import Order, WebhookReceipt
 from bridge.settings import get_settings
 from bridge.sim.orderdesk import OrderDeskSimulator

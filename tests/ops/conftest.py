@@ -21,13 +21,13 @@ from werkzeug.test import TestResponse
 
 from bridge.cli import main
 from bridge.db import session_scope
-from bridge.history import record, transition
+from bridge.history import transition
 from bridge.models import Order, Shipment, WebhookReceipt, utcnow
 from bridge.settings import get_settings
 from bridge.sim.orderdesk import OrderDeskSimulator
 from bridge.sim.warehouse import WarehouseSimulator
 from bridge.states import OrderState
-from bridge.stores import StoreRegistry
+from bridge.stores.registry import StoreRegistry
 from tests.conftest import reset_caches
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -149,7 +149,6 @@ def _seeder(store_id: Callable[[], int]) -> SeedOrder:
                 updated_at=created,
             )
             session.add(order)
-            record(session, order, "received", "received from Order Desk")
             for step in PATHS[state]:
                 transition(session, order, step, f"moved to {step.value}")
             for key, value in fields.items():
@@ -182,7 +181,7 @@ def cli(database: str) -> Callable[..., Result]:
 
 
 def add_admin_user(name: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> None:
-    from bridge.users import AdminUsers
+    from bridge.accounts.users import AdminUsers
 
     with session_scope() as session:
         AdminUsers(session).add(name, password)

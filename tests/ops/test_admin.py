@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from flask.testing import FlaskClient
 
-from bridge import queues
+from bridge.jobs import queues
 from bridge.models import utcnow
 from bridge.states import OrderState
 from tests.ops.conftest import (

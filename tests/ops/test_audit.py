@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import Result
 
-from bridge import audit
 from bridge.db import session_scope
 from bridge.models import Order, utcnow
-from bridge.operations import OperationError
+from bridge.ops import audit
+from bridge.ops.operations import OperationError
 from bridge.pipeline.submit import submit_order
 from bridge.sim.orderdesk import OrderDeskSimulator
 from bridge.sim.warehouse import WarehouseSimulator

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from click.testing import Result
 
-from bridge import queues
+from bridge.jobs import queues
 from bridge.states import OrderState
 from tests.ops.conftest import (
     API_KEY,
@@ -64,7 +64,6 @@ def test_show_prints_the_whole_history(cli: Cli, seed_order: SeedOrder) -> None:
     assert "PKG-1: UPS 1Z999AA10123456784 (not posted)" in text.output
     assert "200 accepted" in text.output
     assert [e["to_state"] for e in data["events"]] == [
-        None,
         "submitting",
         "submitted",
         "in_process",

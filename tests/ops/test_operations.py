@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bridge import operations, queues
 from bridge.db import session_scope
+from bridge.jobs import queues
+from bridge.ops import operations
 from bridge.states import OrderState
 from tests.ops.conftest import STORE_ID, SeedOrder, order_row, queued_tasks
 

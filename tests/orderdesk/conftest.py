@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from bridge.orderdesk.client import OrderDeskClient
-from bridge.ratelimit import LocalLeakyBucket
+from bridge.remote.ratelimit import LocalLeakyBucket
 from bridge.sim.orderdesk import OrderDeskSimulator
 from tests.conftest import REDIS_SERVER
 

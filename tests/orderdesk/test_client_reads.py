@@ -12,7 +12,7 @@ from bridge import __version__
 from bridge.orderdesk.client import OrderDeskClient, StoreInfo
 from bridge.orderdesk.errors import AuthError, FolderNotFound, RateLimited, Rejected
 from bridge.orderdesk.payload import Order
-from bridge.ratelimit import LocalLeakyBucket
+from bridge.remote.ratelimit import LocalLeakyBucket
 
 
 def test_test_endpoint_answers_the_envelope(client, sim):

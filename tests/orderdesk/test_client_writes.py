@@ -9,7 +9,7 @@ import pytest
 from bridge.orderdesk.client import InventoryUpdate, ShipmentIn, ShipmentItem
 from bridge.orderdesk.errors import AmbiguousOutcome, FolderNotFound, Rejected
 from bridge.orderdesk.transport import Transport
-from bridge.ratelimit import LocalLeakyBucket
+from bridge.remote.ratelimit import LocalLeakyBucket
 
 
 def logged_calls(sim, method: str, path: str, at_least: int = 1) -> int:

@@ -11,8 +11,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from bridge import ratelimit
-from bridge.ratelimit import (
+from bridge.remote import ratelimit
+from bridge.remote.ratelimit import (
     LocalLeakyBucket,
     RateLimiter,
     RateLimiterUnavailable,

@@ -11,7 +11,7 @@ import structlog
 
 from bridge.orderdesk.client import OrderDeskClient, ShipmentIn
 from bridge.orderdesk.errors import OrderDeskError
-from bridge.ratelimit import LocalLeakyBucket
+from bridge.remote.ratelimit import LocalLeakyBucket
 
 
 def test_repr_shows_the_store_not_the_key(client, store):

@@ -9,7 +9,7 @@ import uuid
 import redis
 
 from bridge.orderdesk.client import OrderDeskClient
-from bridge.ratelimit import RedisLeakyBucket
+from bridge.remote.ratelimit import RedisLeakyBucket
 from bridge.sim.orderdesk import OrderDeskSimulator
 from tests.conftest import REDIS_SERVER
 

@@ -19,7 +19,7 @@ from bridge.db import session_scope
 from bridge.models import Order
 from bridge.sim.orderdesk import OrderDeskSimulator
 from bridge.sim.warehouse import WarehouseSimulator
-from bridge.stores import StoreRegistry
+from bridge.stores.registry import StoreRegistry
 from tests.conftest import reset_caches
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -7,9 +7,8 @@ import time
 
 import pytest
 
-from bridge import leases, queues
-from bridge.pipeline import coalesce
-from bridge.retry import backoff_seconds
+from bridge.jobs import coalesce, leases, queues
+from bridge.jobs.retry import backoff_seconds
 from tests.conftest import REDIS_SERVER, reset_caches
 from tests.pipeline.test_submit import queued_tasks
 from workers.celery_app import MAX_COUNTDOWN, TASK_TIME_LIMIT, VISIBILITY_TIMEOUT, make_celery

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bridge import queues
 from bridge.db import session_scope
 from bridge.history import transition
+from bridge.jobs import queues
 from bridge.models import Order, OrderEvent, Shipment, utcnow
 from bridge.pipeline.cancel import cancel_order
 from bridge.pipeline.inventory import sync_inventory

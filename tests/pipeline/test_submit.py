@@ -6,13 +6,13 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from bridge import queues
 from bridge.db import session_scope
+from bridge.jobs import queues
 from bridge.models import Order, OrderEvent
 from bridge.pipeline.submit import submit_order
 from bridge.sim.warehouse import WarehouseSimulator
 from bridge.states import OrderState
-from bridge.stores import StoreRegistry
+from bridge.stores.registry import StoreRegistry
 from tests.pipeline.conftest import STORE_ID, fixture_order, order_row
 
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from bridge.cli import main
 from bridge.db import session_scope
-from bridge.stores import StoreRegistry
+from bridge.stores.registry import StoreRegistry
 
 API_KEY = "od-key-7f3a9c2e5b1d4f6a8c0e2b4d6f8a"
 NEW_KEY = "od-key-new-1a2b3c4d5e6f7a8b9c0d1e2f"

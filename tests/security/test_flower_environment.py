@@ -58,7 +58,7 @@ def test_hole11_running_flower_has_no_database_password_or_secret_key(tmp_path: 
     log = tmp_path / "flower.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bridge.flowerlaunch", "--address=127.0.0.1", f"--port={port}"],
+            [sys.executable, "-m", "bridge.jobs.flower", "--address=127.0.0.1", f"--port={port}"],
             env=env,
             cwd=tmp_path,  # not the repository: Flower must not need the bridge's app or settings
             stdout=sink,

@@ -33,7 +33,7 @@ def _use_key(env: pytest.MonkeyPatch, material: str) -> None:
 
 
 def _add_stores(env: pytest.MonkeyPatch, key: str = OLD) -> None:
-    from bridge.stores import StoreRegistry
+    from bridge.stores.registry import StoreRegistry
 
     _use_key(env, key)
     with session_scope() as session:
@@ -55,7 +55,7 @@ def _add_stores(env: pytest.MonkeyPatch, key: str = OLD) -> None:
 
 
 def _read_all() -> dict[str, tuple[str, dict]]:
-    from bridge.stores import StoreRegistry
+    from bridge.stores.registry import StoreRegistry
 
     with session_scope() as session:
         registry = StoreRegistry(session)
@@ -102,7 +102,7 @@ def test_hole9_rotate_then_drop_the_old_key_and_everything_decrypts(database: st
 
 def test_hole9_rotate_is_all_or_nothing_and_names_the_unreadable_store(database, bridge_env):
     _add_stores(bridge_env)
-    from bridge.stores import StoreRegistry
+    from bridge.stores.registry import StoreRegistry
 
     _use_key(bridge_env, OTHER)
     with session_scope() as session:

@@ -23,7 +23,7 @@ from bridge.backends.shipstation import ShipStationBackend, ShipStationConfig
 from bridge.backends.simulated import SimulatedBackend, SimulatedConfig
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.orderdesk.errors import Misconfigured
-from bridge.ratelimit import LocalLeakyBucket
+from bridge.remote.ratelimit import LocalLeakyBucket
 
 OD_KEY = "od-key-0123456789abcdef0123456789"
 WAREHOUSE_KEY = "wh-key-abcdef0123456789abcdef"

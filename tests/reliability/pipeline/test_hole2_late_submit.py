@@ -20,17 +20,17 @@ import redis
 from celery.app.annotations import prepare, resolve_all
 from sqlalchemy import select
 
-from bridge import queues
 from bridge.db import session_scope
 from bridge.history import transition
+from bridge.jobs import queues
 from bridge.models import Order, OrderEvent, utcnow
 from bridge.pipeline.cancel import cancel_order
-from bridge.pipeline.context import StoreContext
 from bridge.pipeline.submit import submit_order
 from bridge.pipeline.sweep import sweep
 from bridge.settings import Settings
 from bridge.sim.warehouse import WarehouseSimulator
 from bridge.states import OrderState
+from bridge.stores.context import StoreContext
 from tests.conftest import reset_caches
 from tests.pipeline.conftest import order_row
 from tests.pipeline.test_submit import queued

@@ -18,13 +18,13 @@ from bridge.backends.models import RemoteRef
 from bridge.db import new_session, session_scope
 from bridge.history import transition
 from bridge.models import Order, utcnow
-from bridge.pipeline.context import StoreContext
 from bridge.pipeline.orderdesk_sync import move_in_process, post_shipments
 from bridge.pipeline.poll import poll_warehouse
 from bridge.pipeline.submit import submit_order
 from bridge.pipeline.sweep import sweep
 from bridge.sim.warehouse import WarehouseSimulator
 from bridge.states import OrderState
+from bridge.stores.context import StoreContext
 from tests.conftest import reset_caches
 from tests.pipeline.conftest import order_row
 from tests.reliability.pipeline.conftest import Runner, wait_until_blocked_or_done

@@ -13,15 +13,16 @@ import redis
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from bridge import intake, queues
+from bridge import intake
 from bridge.cli import main
 from bridge.db import session_scope
+from bridge.jobs import queues
 from bridge.models import ReconcileCursor, Store
 from bridge.orderdesk.client import OrderDeskClient
-from bridge.reconcile import od_time_filter, reconcile_store, schedule_reconciles
+from bridge.pipeline.reconcile import od_time_filter, reconcile_store, schedule_reconciles
 from bridge.sim.orderdesk import sign_order
 from bridge.states import OrderState
-from bridge.stores import StoreRegistry
+from bridge.stores.registry import StoreRegistry
 from tests.conftest import reset_caches
 from tests.e2e.conftest import API_KEY, STORE_ID
 from tests.e2e.test_flow import FIXTURES

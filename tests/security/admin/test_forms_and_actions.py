@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bridge import queues
+from bridge.jobs import queues
 from bridge.states import OrderState
 from tests.ops.conftest import (
     ADMIN_PASSWORD,

@@ -36,14 +36,14 @@ LOCKED = "Too many failed sign-ins."
 
 
 def _set_password(name: str, password: str) -> None:
-    from bridge.users import AdminUsers
+    from bridge.accounts.users import AdminUsers
 
     with session_scope() as session:
         AdminUsers(session).set_password(name, password)
 
 
 def _disable(name: str) -> None:
-    from bridge.users import AdminUsers
+    from bridge.accounts.users import AdminUsers
 
     with session_scope() as session:
         AdminUsers(session).disable(name)
@@ -203,7 +203,7 @@ def test_hole7_failures_are_counted_across_processes(
 def test_hole7_simultaneous_failures_are_all_counted(database: str) -> None:
     """Eight failures at the same instant, as eight gunicorn workers would record them: none is
     lost, including the race to insert a name's first row."""
-    from bridge.login_throttle import LoginThrottle, user_key
+    from bridge.accounts.login_throttle import LoginThrottle, user_key
     from bridge.models import AdminLoginThrottle
 
     throttle = LoginThrottle(max_per_user=8, max_per_address=100, lockout=timedelta(minutes=5))

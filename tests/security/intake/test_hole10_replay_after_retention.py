@@ -12,9 +12,9 @@ from datetime import timedelta
 import requests
 from sqlalchemy import update
 
-from bridge import retention
 from bridge.db import session_scope
 from bridge.models import Order, WebhookReceipt, utcnow
+from bridge.ops import retention
 from bridge.states import OrderState
 from tests.intake.conftest import count, events, order_row, signed_headers
 from tests.security.intake.test_hole1_signed_bytes import (

@@ -13,9 +13,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bridge import audit, queues, retention
 from bridge.db import session_scope
+from bridge.jobs import queues
 from bridge.models import Order, OrderEvent, WebhookReceipt, utcnow
+from bridge.ops import audit, retention
 from bridge.settings import get_settings
 from bridge.states import OrderState
 from tests.conftest import reset_caches
@@ -189,7 +190,7 @@ def test_hole10_beat_runs_the_retention_task_daily(seed_order: SeedOrder) -> Non
     from workers.celery_app import make_celery
 
     entry = make_celery(get_settings()).conf.beat_schedule["retention"]
-    assert entry["task"] == queues.RETENTION == "bridge.retention"
+    assert entry["task"] == queues.RETENTION == "bridge.ops.retention"
     assert isinstance(entry["schedule"], crontab)
     assert entry["schedule"].remaining_estimate(entry["schedule"].now()) <= timedelta(days=1)
     assert queues.ROUTES[queues.RETENTION] == queues.QUEUE_MAINTENANCE

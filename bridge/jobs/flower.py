@@ -1,4 +1,4 @@
-"""Start Flower with the broker URL and its own login only: ``python -m bridge.flowerlaunch``.
+"""Start Flower with the broker URL and its own login only: ``python -m bridge.jobs.flower``.
 
 Flower is a web page; whatever is in its environment is one bug away from being shown. The
 Procfile and the systemd unit hand every process the whole settings file (database password,

@@ -17,7 +17,7 @@ import pytest
 import requests
 from werkzeug.security import check_password_hash
 
-from tests.dev.support import VENV_BIN, clean_environment, processes_with, tail, wait_for
+from tests.devrun.support import VENV_BIN, clean_environment, processes_with, tail, wait_for
 
 pytestmark = pytest.mark.slow
 

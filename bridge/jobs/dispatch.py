@@ -14,7 +14,7 @@ import structlog
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from bridge import queues
+from bridge.jobs import queues
 from bridge.settings import get_settings
 
 log = structlog.get_logger(__name__)

@@ -10,7 +10,7 @@ TTL at most (and the sweeper catches it anyway).
 
 from __future__ import annotations
 
-from bridge import dispatch, leases
+from bridge.jobs import dispatch, leases
 
 SLACK_SECONDS = 30.0
 

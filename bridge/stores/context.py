@@ -20,8 +20,8 @@ from bridge.models import Store
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.orderdesk.errors import FolderNotFound
 from bridge.orderdesk.records import StoreInfo
-from bridge.ratelimit import RateLimiter, orderdesk_limiter, shared_bucket
-from bridge.stores import StoreRegistry
+from bridge.remote.ratelimit import RateLimiter, orderdesk_limiter, shared_bucket
+from bridge.stores.registry import StoreRegistry
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import requests
 from honcho.environ import parse_procfile
 
 from tests.conftest import TEST_SECRET_KEY
-from tests.dev.support import (
+from tests.devrun.support import (
     REPO,
     clean_environment,
     free_port,

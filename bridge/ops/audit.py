@@ -22,10 +22,10 @@ from sqlalchemy.orm import selectinload
 from bridge.backends.errors import BackendError
 from bridge.db import session_scope
 from bridge.models import Order, Store, utcnow
-from bridge.operations import OperationError
+from bridge.ops.operations import OperationError
 from bridge.orderdesk.errors import OrderDeskError
-from bridge.pipeline.context import StoreContext
 from bridge.states import OrderState
+from bridge.stores.context import StoreContext
 
 MAX_LOOKUPS = 200
 STUCK_AFTER = timedelta(hours=1)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from bridge import dispatch, queues
 from bridge.db import session_scope
 from bridge.history import transition
+from bridge.jobs import dispatch, queues
 from bridge.models import Order, OrderEvent, Shipment, Store, WebhookReceipt, utcnow
 from bridge.states import TERMINAL, OrderState, can_move
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dev.support import processes_with
+from tests.devrun.support import processes_with
 
 
 @pytest.fixture

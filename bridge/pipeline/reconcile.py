@@ -25,15 +25,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import structlog
 from sqlalchemy import select
 
-from bridge import dispatch, intake, leases, queues
+from bridge import intake
 from bridge.db import session_scope
 from bridge.history import EventKind, record
+from bridge.jobs import dispatch, leases, queues
 from bridge.metrics import ORDERS_RECOVERED
 from bridge.models import Order, ReconcileCursor, Store, utcnow
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.orderdesk.errors import FolderNotFound
-from bridge.pipeline.context import StoreContext
 from bridge.settings import get_settings
+from bridge.stores.context import StoreContext
 
 log = structlog.get_logger(__name__)
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from bridge import migrate
 from bridge.cli import main
 from bridge.db import engine_for, session_scope
-from bridge.stores import StoreError, StoreRegistry
+from bridge.stores.registry import StoreError, StoreRegistry
 
 API_KEY = "od-live-key-9f8e7d6c5b4a39281706"
 WAREHOUSE_SECRET = "ss-secret-0a1b2c3d4e5f60718293"

@@ -14,7 +14,7 @@ from bridge.devrun.progress import NOT_RECEIVED, OrderStatus, ProgressDisplay, S
 from bridge.devrun.samples import sample_orders
 from bridge.devrun.supervisor import Supervisor
 from bridge.orderdesk.payload import Order
-from tests.dev.support import clean_environment, group_members, wait_for
+from tests.devrun.support import clean_environment, group_members, wait_for
 
 
 def test_demo_orders_are_all_fulfillable_varied_and_repeatable() -> None:

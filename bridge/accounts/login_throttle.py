@@ -19,10 +19,10 @@ from datetime import timedelta
 from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bridge.accounts.users import normalize_name
 from bridge.db import session_scope
 from bridge.models import AdminLoginThrottle, utcnow
 from bridge.settings import Settings
-from bridge.users import normalize_name
 
 ADDRESS_LENGTH = 64
 

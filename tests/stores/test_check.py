@@ -11,7 +11,7 @@ from bridge.cli import main
 from bridge.db import session_scope
 from bridge.sim.orderdesk import OrderDeskSimulator
 from bridge.sim.warehouse import WarehouseSimulator
-from bridge.stores import StoreRegistry
+from bridge.stores.registry import StoreRegistry
 from tests.conftest import reset_caches
 
 KEY = "check-key-0123456789abcdef"
