@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from bridge.db import session_scope
-from bridge.history import transition
+from bridge.history import EventKind, transition
 from bridge.models import Order, OrderEvent, Store, utcnow
 from bridge.sim.orderdesk import OrderDeskSimulator
 from bridge.states import OrderState
@@ -63,8 +63,20 @@ def test_hole5_an_order_failed_by_the_sweeper_gets_its_history_note(
     bridge.start_worker()
     bridge.start_beat()
 
+    def note_kinds() -> list[str]:
+        with session_scope() as session:
+            return list(
+                session.scalars(
+                    select(OrderEvent.message).where(
+                        OrderEvent.order_id == order_id,
+                        OrderEvent.kind == EventKind.ORDERDESK_NOTE,
+                    )
+                )
+            )
+
     def noted() -> bool:
-        return any(
+        # The event is written after Order Desk answered: wait for both, not just the note.
+        return bool(note_kinds()) and any(
             "could not send this order" in entry["note"]
             for entry in orderdesk.history(STORE_ID, od_id)
         )
@@ -79,10 +91,5 @@ def test_hole5_an_order_failed_by_the_sweeper_gets_its_history_note(
     with session_scope() as session:
         order = session.get(Order, order_id)
         assert order.state == OrderState.FAILED
-        kinds = session.scalars(
-            select(OrderEvent.message).where(
-                OrderEvent.order_id == order_id, OrderEvent.kind == "orderdesk_note"
-            )
-        ).all()
-    assert kinds == ["failed"]
+    assert note_kinds() == ["failed"]
     assert "TypeError" not in bridge.procs["worker"].text()

@@ -98,12 +98,14 @@ def test_hole10_orders_in_flight_keep_payload_events_and_receipts(
 ) -> None:
     order_id = seed_order(state, age=OLD)
     events = len(order_row(order_id).events)
+    # A received order has no events yet (arrival is recorded by its webhook receipt).
+    assert events > 0 or state is OrderState.RECEIVED
 
     retention.prune()
 
     row = order_row(order_id)
     assert row.payload == fixture_order() | {"id": row.orderdesk_order_id}
-    assert len(row.events) == events > 0
+    assert len(row.events) == events
     assert row.pruned_at is None
     assert _receipts_of(order_id) == 1
 
@@ -150,7 +152,7 @@ def test_hole10_pruning_goes_in_batches_and_stops_at_its_time_budget(
 
 
 def _events_seeded_per_shipped_order() -> int:
-    return 5  # received + four transitions (tests/ops/conftest.py PATHS)
+    return 4  # four transitions (tests/ops/conftest.py PATHS)
 
 
 def test_hole10_cli_and_admin_page_show_a_pruned_order(
