@@ -13,15 +13,15 @@ The busy case (the first delivery of a fulfillable order for a store this proces
 skips the transaction: ``accept_for_known_store`` checks the signature against the process's
 snapshot of the store and writes order and receipt in one statement (``bridge.intake_accept``),
 which also re-checks the store. Anything it cannot accept outright takes the full path here.
-That took the intake from about 7 to about 4 ms of CPU per webhook (``bench/intake_bench.py``).
+It spares the busy case a transaction and an ORM session (``bench/intake_bench.py`` measures it).
 
 Requests refused before their signature checks out spend a budget per client address and
 leave only a sample of receipts (``bridge.refusals``), so forged posts cannot fill the table.
 
 This module knows nothing of Flask: ``web/intake.py`` reads the body and hands over an
-``IntakeRequest``. Outcomes and bodies follow design.md § Intake contract, plus one addition:
-an order posted from the store's cancel folder answers ``{"result": "cancel_requested"}`` (or
-``"cancel_refused"`` with a reason when the order has already left the warehouse).
+``IntakeRequest``. Outcomes and bodies: docs/architecture.md#intake-contract, including the
+answers to an order posted from the store's cancel folder (``{"result": "cancel_requested"}``,
+or ``"cancel_refused"`` with a reason when the order has already left the warehouse).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """What a refused webhook may cost: a budget per client address, and only a sample of receipts.
 
 Anyone can post to the intake. A request that is refused before its signature is verified
-(no ``order`` field, unknown or disabled store, missing or wrong hash) used to write a receipt
-every time, so a flood of forged posts grew ``webhook_receipts`` without bound. Two leaky
+(no ``order`` field, unknown or disabled store, missing or wrong hash) must not write a receipt
+every time, or a flood of forged posts would grow ``webhook_receipts`` without bound. Two leaky
 buckets per client address (``bridge.remote.ratelimit``: shared through Redis when the
-deployment has it, per process otherwise) now decide before anything is written:
+deployment has it, per process otherwise) decide before anything is written:
 
 * the *budget*: ``BRIDGE_REFUSAL_BURST`` refusals at once, refilled at
   ``BRIDGE_REFUSALS_PER_MINUTE``; past it the answer is 429 with ``Retry-After`` and nothing is

@@ -1,6 +1,6 @@
 """The order state machine: every allowed move in one table, everything else refused.
 
-States follow design.md. The main line is monotonic
+States: docs/architecture.md#order-states. The main line is monotonic
 (received → submitting → submitted → in_process → partially_shipped → shipped); side states
 park an order for a person (``rejected``, ``failed``) or record a cancellation. A late or repeated
 event must never move an order backwards, so an illegal move raises instead of being ignored:

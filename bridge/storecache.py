@@ -1,7 +1,7 @@
 """What each web process remembers of a store between webhooks, so accepting one costs no lookup.
 
-Reading the store row and decrypting its API key was a transaction of its own on every webhook,
-a third of the intake's database work. A snapshot kept here is trusted for one thing only: to
+Reading the store row and decrypting its API key would otherwise be a transaction of its own on
+every webhook. A snapshot kept here is trusted for one thing only: to
 *accept* a new order (``bridge.intake_accept``), and the statement that accepts re-checks that
 the store is still active and unchanged since the snapshot (its ``updated_at``, which every change
 through the registry moves). Everything else (a signature that does not match the remembered

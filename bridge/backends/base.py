@@ -1,4 +1,4 @@
-"""The contract between the bridge core and a warehouse backend (warehouses.md §2.2).
+"""The contract between the bridge core and a warehouse backend (docs/backends.md).
 
 A backend only talks to its warehouse: it never touches the database or Order Desk. The core owns
 idempotency (write-ahead intent, lookup before retry), cursors, merging of shipments and status

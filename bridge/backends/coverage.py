@@ -1,10 +1,10 @@
 """Decide shipped vs partially shipped by unit coverage, never by the warehouse's word alone.
 
-warehouses.md §2.3: Amazon's ``CompletePartialled`` and ShipStation keeping a split order in
-``awaiting_shipment`` show that a backend status says little about how many units left. The core
-counts units instead. Voided shipments count for nothing. A live shipment that lists no lines
-(a ShipStation fulfillment marked shipped outside ShipStation) is taken to cover the whole order,
-because that is what marking an order shipped means there.
+Amazon's ``CompletePartialled`` and ShipStation keeping a split order in ``awaiting_shipment``
+show that a backend status says little about how many units left. The core counts units instead
+(docs/backends.md#status-vocabulary). Voided shipments count for nothing. A live shipment that
+lists no lines (a ShipStation fulfillment marked shipped outside ShipStation) is taken to cover
+the whole order, because that is what marking an order shipped means there.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The error taxonomy every backend speaks (warehouses.md §2.2).
+"""The error taxonomy every backend speaks (docs/backends.md#errors).
 
 The core decides what to do by error class alone: retry later (``RateLimited``,
 ``TransientError``), reconcile with a lookup before anything else (``AmbiguousOutcome``),

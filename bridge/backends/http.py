@@ -1,6 +1,6 @@
 """HTTP plumbing shared by the REST backends: rate-limit headers, read retries, write safety.
 
-Two rules from warehouses.md §2.1 shape it. Reads are retried with capped, jittered backoff
+Two rules from docs/backends.md#http shape it. Reads are retried with capped, jittered backoff
 (5xx, dropped connections, 429 after waiting the announced reset). Writes are never retried here:
 a timeout or 5xx after the request left us is an ``AmbiguousOutcome`` the core must reconcile by
 looking the order up. Rate limits are per credential and shared by every worker, so the

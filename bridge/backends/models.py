@@ -1,4 +1,4 @@
-"""Normalised data exchanged between the core and every backend (warehouses.md §2.2, §2.3).
+"""Normalised data exchanged between the core and every backend (docs/backends.md).
 
 The core stores these, so each model round-trips through JSON (``to_dict`` / ``from_dict``) and
 is immutable once built: a snapshot is evidence of what a warehouse said at one moment.
@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class NormalizedStatus(StrEnum):
-    """Order-level status in the bridge's own vocabulary (warehouses.md §2.3)."""
+    """Order-level status in the bridge's own vocabulary (docs/backends.md#status-vocabulary)."""
 
     PENDING_SUBMIT = "pending_submit"
     ACCEPTED = "accepted"

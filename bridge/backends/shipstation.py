@@ -1,6 +1,6 @@
 """ShipStation API v1 ("Legacy") backend; also fits the "ShipStation v1-compatible" intakes.
 
-The quirks handled here (warehouses.md §1.1):
+The quirks handled here (docs/backends.md#shipstation-api-v1):
 
 * ``orderKey`` upserts, so a resubmit with our key updates the same order instead of duplicating
   it; but ShipStation cannot filter orders by key, so ``find_by_key`` searches by order number

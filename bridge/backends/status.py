@@ -1,4 +1,4 @@
-"""Warehouse status words mapped to the bridge's vocabulary (warehouses.md §2.3).
+"""Warehouse status words mapped to the bridge's vocabulary (docs/backends.md#status-vocabulary).
 
 The raw shipped-ish words are only a hint: ``settle_status`` lets unit coverage decide between
 ``shipped`` and ``partially_shipped`` whenever the order's lines and shipments are known.

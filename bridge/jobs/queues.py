@@ -23,9 +23,9 @@ POLL_WAREHOUSE = "bridge.poll_warehouse"
 SYNC_INVENTORY = "bridge.sync_inventory"
 SWEEP = "bridge.sweep"
 SCHEDULE_POLLS = "bridge.schedule_polls"
-RECONCILE = "bridge.pipeline.reconcile"
+RECONCILE = "bridge.reconcile"
 RECONCILE_STORE = "bridge.reconcile_store"
-RETENTION = "bridge.ops.retention"
+RETENTION = "bridge.retention"
 
 ROUTES = {
     SUBMIT_ORDER: QUEUE_INTAKE,

@@ -6,7 +6,7 @@ submitted, a package we know about never reached Order Desk. The audit only read
 Desk for the orders added in the window (always a bounded query, as Order Desk asks), compares
 them with our rows, and asks the warehouse by idempotency key about the orders we say it has,
 up to a cap so a large window cannot hammer it. Order Desk dates are taken as UTC (its help centre
-says it stores UTC; the 2018 docs said store time, see orderdesk-api.md §3.3).
+says it stores UTC; older API docs said store time, see docs/orderdesk.md#date-filters).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Forget what the bridge no longer needs, so its tables stop growing and personal data leaves.
 
-Run daily by Celery beat (``bridge.ops.retention``). Past ``BRIDGE_RETENTION_DAYS`` (90 by default):
+Run daily by Celery beat (task ``bridge.retention``). Past ``BRIDGE_RETENTION_DAYS`` (90 by
+default):
 
 * webhook receipts are deleted, except those of orders still in flight;
 * a finished order (shipped or cancelled, unchanged since the cutoff, every package posted) keeps

@@ -1,7 +1,7 @@
 """One HTTP exchange with Order Desk: rate limit, send, classify the outcome, retry what is safe.
 
-Every call goes through ``Transport.call``, so the rules of design.md hold everywhere: a token
-from the store's shared bucket before sending, the server's ``X-Tokens-Remaining`` fed back into
+Every call goes through ``Transport.call``, so the rules of docs/orderdesk.md hold everywhere:
+a token from the store's shared bucket before sending, ``X-Tokens-Remaining`` fed back into
 it, 429 pausing every worker for ``X-Retry-After``, the envelope's ``status`` checked even on
 HTTP 200, and retries only where a repeat cannot duplicate anything. Whether a failed request may
 have taken effect is decided here, once, by where it failed: before the request left (connect

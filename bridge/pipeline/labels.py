@@ -1,6 +1,6 @@
 """Warehouse carrier and service codes → the words Order Desk and the merchant's cart expect.
 
-Order Desk guesses the tracking URL from ``carrier_code`` (orderdesk-api.md §5.1), so the code
+Order Desk guesses the tracking URL from ``carrier_code`` (docs/orderdesk.md#shipments), so the code
 must be the carrier's common name ("UPS", "FedEx", "USPS"), not a warehouse's internal slug
 ("ups_walleted", "stamps_com"). Unknown values pass through unchanged.
 """

@@ -1,6 +1,6 @@
 """Poll a store's warehouse for changes and merge them into our shipment rows.
 
-Polling is the primary path (webhooks from warehouses are hints at best, warehouses.md §0).
+Polling is the primary path (webhooks from warehouses are hints at best, docs/backends.md).
 Each page of the change feed is merged and its cursor saved in one transaction, so a crash
 re-reads at most one page. Backends re-read an overlap window, so merging is by package id:
 a package seen twice is one row; a package never disappears because a later snapshot omits it;

@@ -2,7 +2,7 @@
 
 It is part of the product, not only a test double: a 3PL points a trial bridge at it before going
 live, ``bridge dev`` runs it, and the test-suite talks to it over real HTTP on loopback. The
-behaviour follows ``orderdesk-api.md``; where Order Desk documents nothing the choice is written
+behaviour follows ``docs/orderdesk.md``; where Order Desk documents nothing the choice is written
 down in ``orderdesk_store`` and ``orderdesk_api``.
 
 The simulator is thread-safe: werkzeug serves each request on its own thread, webhook deliveries

@@ -1,7 +1,8 @@
 """Order Desk's "Post Order JSON" rule action, as the simulator performs it.
 
 Order Desk form-posts the order as JSON text in the field ``order``, names the store in
-``X-Order-Desk-Store-Id`` and signs the text with ``X-Order-Desk-Hash`` (orderdesk-api.md §9).
+``X-Order-Desk-Store-Id`` and signs the text with ``X-Order-Desk-Hash``
+(docs/orderdesk.md#the-webhook-post-order-json).
 Only 200 and 201 count as delivered: 202, 204, any other status, a timeout or a refused connection
 is a failure and is retried after a delay. Deliveries run on a small bounded pool so that a burst
 of orders reaches the receiver concurrently, the way the real service hammers an intake endpoint.

@@ -2,7 +2,7 @@
 
 Tests, benchmarks and ``bridge dev`` drive the bridge against it over real HTTP and then steer
 the warehouse from Python (ship, void, faults, auto-ship) to provoke each path the bridge must
-handle. The Python API below is a contract shared with the backends (see warehouse_api.md); the
+handle. The Python API below is a contract shared with the backends (docs/backends.md); the
 same controls exist over HTTP under ``/_sim/`` for a simulator running in another process.
 """
 

@@ -1,4 +1,4 @@
-"""Status vocabulary and unit coverage (warehouses.md §2.3): decide by units, not by words."""
+"""Status vocabulary and unit coverage (docs/backends.md): decide by units, not by words."""
 
 from __future__ import annotations
 

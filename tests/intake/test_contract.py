@@ -1,4 +1,4 @@
-"""Every row of design.md § Intake contract, through the Flask app against real PostgreSQL."""
+"""Every row of docs/architecture.md#intake-contract, through the Flask app and PostgreSQL."""
 
 from __future__ import annotations
 

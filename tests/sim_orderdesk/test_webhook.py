@@ -19,7 +19,7 @@ FAST = [0.05] * 9
 
 
 def orderdesk_signature_ok(order_field: str, header_hash: str | None, api_key: str) -> bool:
-    """The verifier of orderdesk-api.md §9.2, written independently of the simulator."""
+    """The verifier of docs/orderdesk.md#the-webhook-post-order-json, apart from the simulator's."""
     if not header_hash:
         return False
     expected = header_hash.strip().lower()

@@ -192,7 +192,7 @@ def test_hole10_beat_runs_the_retention_task_daily(seed_order: SeedOrder) -> Non
     from workers.celery_app import make_celery
 
     entry = make_celery(get_settings()).conf.beat_schedule["retention"]
-    assert entry["task"] == queues.RETENTION == "bridge.ops.retention"
+    assert entry["task"] == queues.RETENTION == "bridge.retention"
     assert isinstance(entry["schedule"], crontab)
     assert entry["schedule"].remaining_estimate(entry["schedule"].now()) <= timedelta(days=1)
     assert queues.ROUTES[queues.RETENTION] == queues.QUEUE_MAINTENANCE
