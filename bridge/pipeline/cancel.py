@@ -134,6 +134,7 @@ def cancel_order(order_id: int) -> str:
                 f"cancel failed, next try in {delay:.0f}s: {exc}",
                 step=CANCEL_STEP,
                 attempt=failure,
+                retry_in=round(delay, 1),
             )
         dispatch.send(queues.CANCEL_ORDER, order_id, countdown=delay)
         return "retry"
