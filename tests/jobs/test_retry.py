@@ -54,8 +54,8 @@ def test_backoff_follows_the_settings_and_never_passes_the_hard_cap(bridge_env) 
     bridge_env.setenv("BRIDGE_RETRY_MAX_SECONDS", "30")
     reset_caches()
     first, late = _spread(1), _spread(20)
-    assert 1 <= first[0] and first[1] <= 2
-    assert 15 <= late[0] and late[1] <= 30
+    assert first[0] >= 1 and first[1] <= 2
+    assert late[0] >= 15 and late[1] <= 30
     assert retry.MAX_DELAY_SECONDS < VISIBILITY_TIMEOUT
 
 
