@@ -20,9 +20,14 @@ class OrderDeskError(RemoteError):
     """A refusal in Order Desk's own words."""
 
     def __init__(
-        self, message: str, *, status_code: int | None = None, path: str | None = None
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        path: str | None = None,
+        service: str = SERVICE,
     ) -> None:
-        super().__init__(message, service=SERVICE, path=path, status_code=status_code)
+        super().__init__(message, service=service, path=path, status_code=status_code)
 
 
 class Rejected(OrderDeskError):
@@ -38,8 +43,9 @@ class Rejected(OrderDeskError):
         status_code: int | None = None,
         path: str | None = None,
         envelope: dict[str, Any] | None = None,
+        service: str = SERVICE,
     ) -> None:
-        super().__init__(message, status_code=status_code, path=path)
+        super().__init__(message, status_code=status_code, path=path, service=service)
         self.envelope = envelope
 
 

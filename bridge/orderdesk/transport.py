@@ -134,7 +134,11 @@ class Transport:
             raise self._sender.unclear("an answer that is not a JSON object", method, path, status)
         if status >= 400 or failed:
             raise Rejected(
-                message or f"HTTP {status}", status_code=status, path=path, envelope=envelope
+                message or f"HTTP {status}",
+                status_code=status,
+                path=path,
+                envelope=envelope,
+                service=self._sender.service.name,
             )
         assert envelope is not None
         return envelope
