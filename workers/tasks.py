@@ -2,9 +2,10 @@
 
 Arguments are row ids only (never payloads or keys), so Flower shows what a task is about and
 nothing secret. Every task goes through ``BridgeTask``: it binds the task id and arguments to
-the log context and times the run. Per-store steps retry transient API errors with capped,
-jittered backoff; the submit step keeps its attempt count in PostgreSQL instead (a poison order
-must be parked after N deliveries even if its messages are redelivered forever).
+the log context and times the run. Per-store steps retry what the one retry policy
+(``bridge.jobs.retry``) calls retryable, after its delay and up to its limit; the submit step
+keeps its attempt count in PostgreSQL instead (a poison order must be parked after N deliveries
+even if its messages are redelivered forever).
 """
 
 from __future__ import annotations
@@ -15,28 +16,14 @@ from typing import Any
 import structlog
 from celery import Task
 
-from bridge.backends import errors as backend_errors
 from bridge.jobs import leases, queues
+from bridge.jobs.retry import RETRYABLE, delay_after, task_max_retries
 from bridge.metrics import TASK_SECONDS
 from bridge.ops import retention
-from bridge.orderdesk import errors as orderdesk_errors
 from bridge.pipeline import cancel, inventory, orderdesk_sync, poll, reconcile, submit, sweep
-from bridge.remote.ratelimit import RateLimitError
-from workers.celery_app import MAX_COUNTDOWN, TASK_TIME_LIMIT, app
+from workers.celery_app import TASK_TIME_LIMIT, app
 
 log = structlog.get_logger(__name__)
-
-# Errors worth another try later; anything else is a bug or a permanent refusal, logged loudly.
-RETRYABLE = (
-    orderdesk_errors.RateLimited,
-    orderdesk_errors.TransientError,
-    orderdesk_errors.AmbiguousOutcome,
-    backend_errors.RateLimited,
-    backend_errors.TransientError,
-    backend_errors.AmbiguousOutcome,
-    RateLimitError,
-    ConnectionError,
-)
 
 
 class BridgeTask(Task):
@@ -63,14 +50,29 @@ class BridgeTask(Task):
             log.info("task_done", outcome=outcome, ms=round(elapsed * 1000, 1))
             structlog.contextvars.clear_contextvars()
 
+    def retry(
+        self,
+        args: Any = None,
+        kwargs: Any = None,
+        exc: BaseException | None = None,
+        throw: bool = True,
+        eta: Any = None,
+        countdown: float | None = None,
+        max_retries: int | None = None,
+        **options: Any,
+    ) -> Any:
+        """Retry after the policy's delay: growing with each retry, capped, at least the
+        server's own wait (``autoretry_for`` calls this without a countdown)."""
+        if countdown is None and eta is None and exc is not None:
+            countdown = delay_after(exc, self.request.retries + 1)
+        return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
 
+
+# Any other error is a bug or a permanent refusal: not retried, logged loudly.
 per_store = {
     "base": BridgeTask,
     "autoretry_for": RETRYABLE,
-    "retry_backoff": 5,
-    "retry_backoff_max": MAX_COUNTDOWN // 2,
-    "retry_jitter": True,
-    "max_retries": 8,
+    "max_retries": task_max_retries(),
 }
 
 

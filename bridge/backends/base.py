@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
 from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr
 
-from bridge.backends.errors import BackendError, NotSupported
+from bridge.backends.errors import NotSupported
 from bridge.backends.models import (
     CancelResult,
     ChangePage,
@@ -33,6 +33,8 @@ from bridge.backends.models import (
     StockLevel,
     SubmitResult,
 )
+from bridge.remote.errors import RemoteError
+from bridge.remote.ratelimit import RateLimiter
 
 
 class Idempotency(StrEnum):
@@ -78,20 +80,6 @@ class Capabilities:
         data = asdict(self)
         data["cursor_overlap"] = self.cursor_overlap.total_seconds()
         return data
-
-
-class Limiter(Protocol):
-    """The shared per-credential limiter as backends use it.
-
-    See ``bridge.remote.ratelimit.RateLimiter``: ``acquire`` blocks until a request may go and
-    raises ``RateLimitTimeout`` when that cannot happen within ``timeout``.
-    """
-
-    def acquire(self, timeout: float | None = None) -> None: ...
-
-    def observe_remaining(self, remaining: int) -> None: ...
-
-    def penalize(self, seconds: float) -> None: ...
 
 
 def _is_loopback(host: str) -> bool:
@@ -147,7 +135,7 @@ class SubmitOutcome:
 
     key: str
     ref: RemoteRef | None
-    error: BackendError | None = None
+    error: RemoteError | None = None
 
 
 class WarehouseBackend(abc.ABC):
@@ -161,7 +149,7 @@ class WarehouseBackend(abc.ABC):
         config: BackendConfig,
         *,
         session: requests.Session | None = None,
-        limiter: Limiter | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.config = config
         self.session = session
@@ -181,7 +169,7 @@ class WarehouseBackend(abc.ABC):
         for order, key in items:
             try:
                 outcomes.append(SubmitOutcome(key, self.submit(order, key).ref))
-            except BackendError as exc:
+            except RemoteError as exc:
                 outcomes.append(SubmitOutcome(key, None, exc))
         return outcomes
 

@@ -1,51 +1,29 @@
-"""The error taxonomy every backend speaks (docs/backends.md#errors).
+"""The refusals only a warehouse backend can describe (docs/backends.md#errors).
 
-The core decides what to do by error class alone: retry later (``RateLimited``,
-``TransientError``), reconcile with a lookup before anything else (``AmbiguousOutcome``),
-adopt the existing order (``DuplicateOrder``), or park the order for a person
-(``ValidationError``, ``AuthError``, ``InvalidState``). Messages are written for an operator and
-never carry credentials, request headers or raw configuration values.
+Failures any remote API can have are the shared ``bridge.remote.errors`` classes, raised by the
+one sending layer: ``RateLimited``, ``TransientError`` (retry later), ``AmbiguousOutcome``
+(reconcile with a lookup before anything else), ``AuthError`` and ``RedirectRefused`` (park for
+a person). The core decides what to do by class alone; these add what is the warehouse's own:
+adopt the existing order (``DuplicateOrder``) or park the order (``ValidationError``,
+``InvalidState``). Messages are written for an operator and never carry credentials, request
+headers or raw configuration values.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bridge.remote.errors import RemoteError
+
 if TYPE_CHECKING:
     from bridge.backends.models import RemoteOrder
 
 
-class BackendError(Exception):
-    """Anything a warehouse backend reports; ``retryable`` tells the core whether to try later."""
-
-    retryable = False
+class BackendError(RemoteError):
+    """A warehouse's own refusal, or a problem with a backend's setup; never retryable."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
-
-
-class RateLimited(BackendError):
-    """The warehouse asked us to slow down; nothing was done, try again after ``retry_after``."""
-
-    retryable = True
-
-    def __init__(self, retry_after: float, message: str = "") -> None:
-        self.retry_after = max(0.0, float(retry_after))
-        default = f"rate limited by the warehouse; retry in {self.retry_after:g} s"
-        super().__init__(message or default)
-
-
-class TransientError(BackendError):
-    """A failure that changed nothing on the warehouse side (5xx on a read, refused connection)."""
-
-    retryable = True
-
-
-class AmbiguousOutcome(BackendError):
-    """A write was sent but we never learned its result: look it up before doing it again."""
-
-    retryable = True
 
 
 class DuplicateOrder(BackendError):
@@ -62,10 +40,6 @@ class ValidationError(BackendError):
     def __init__(self, message: str, fields: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.fields: dict[str, Any] = dict(fields or {})
-
-
-class AuthError(BackendError):
-    """The warehouse refused our credentials; no retry will help until someone fixes them."""
 
 
 class InvalidState(BackendError):

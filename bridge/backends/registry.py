@@ -18,8 +18,9 @@ import pydantic
 import requests
 import structlog
 
-from bridge.backends.base import BackendConfig, Limiter, WarehouseBackend
+from bridge.backends.base import BackendConfig, WarehouseBackend
 from bridge.backends.errors import ConfigError, UnknownBackend
+from bridge.remote.ratelimit import RateLimiter
 
 ENTRY_POINT_GROUP = "orderdesk_bridge.backends"
 
@@ -87,7 +88,7 @@ def create_backend(
     config: Mapping[str, Any],
     *,
     session: requests.Session | None = None,
-    limiter: Limiter | None = None,
+    limiter: RateLimiter | None = None,
 ) -> WarehouseBackend:
     """A ready backend instance: looked up by name, its config validated by its own model."""
     cls = backend_class(name)

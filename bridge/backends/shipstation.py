@@ -32,20 +32,11 @@ from bridge.backends.base import (
     Capabilities,
     ChangeFeed,
     Idempotency,
-    Limiter,
     RateSpec,
     SubmitOutcome,
     WarehouseBackend,
 )
-from bridge.backends.errors import (
-    AuthError,
-    BackendError,
-    InvalidState,
-    NotFound,
-    RateLimited,
-    TransientError,
-    ValidationError,
-)
+from bridge.backends.errors import BackendError, InvalidState, NotFound, ValidationError
 from bridge.backends.http import ApiClient, error_json
 from bridge.backends.models import (
     CancelResult,
@@ -61,7 +52,8 @@ from bridge.backends.models import (
     SubmitResult,
 )
 from bridge.backends.status import SHIPSTATION_STATUSES, normalize, settle_status
-from bridge.remote.ratelimit import LocalLeakyBucket
+from bridge.remote.errors import AuthError, RateLimited, RemoteError, TransientError
+from bridge.remote.ratelimit import LocalLeakyBucket, RateLimiter
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 MAX_PAGE_SIZE = 500
@@ -228,7 +220,7 @@ class ShipStationBackend(WarehouseBackend):
         config: ShipStationConfig,
         *,
         session: requests.Session | None = None,
-        limiter: Limiter | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(config, session=session, limiter=limiter)
         per_minute = config.rate_limit_per_minute
@@ -331,7 +323,7 @@ class ShipStationBackend(WarehouseBackend):
     def submit_many(self, items: Sequence[tuple[FulfillmentOrder, str]]) -> list[SubmitOutcome]:
         """``/orders/createorders`` in chunks of 100; one refused order does not sink the rest."""
         outcomes: list[SubmitOutcome] = []
-        stop: BackendError | None = None
+        stop: RemoteError | None = None
         for start in range(0, len(items), BULK_MAX):
             chunk = items[start : start + BULK_MAX]
             if stop is not None:
@@ -342,7 +334,7 @@ class ShipStationBackend(WarehouseBackend):
             except (RateLimited, AuthError) as exc:
                 stop = exc
                 outcomes.extend(SubmitOutcome(key, None, exc) for _, key in chunk)
-            except BackendError as exc:
+            except RemoteError as exc:
                 outcomes.extend(SubmitOutcome(key, None, exc) for _, key in chunk)
         return outcomes
 

@@ -20,15 +20,9 @@ from bridge.backends.base import (
     Capabilities,
     ChangeFeed,
     Idempotency,
-    Limiter,
     WarehouseBackend,
 )
-from bridge.backends.errors import (
-    DuplicateOrder,
-    InvalidState,
-    TransientError,
-    ValidationError,
-)
+from bridge.backends.errors import DuplicateOrder, InvalidState, ValidationError
 from bridge.backends.http import ApiClient, error_json
 from bridge.backends.models import (
     CancelResult,
@@ -44,6 +38,8 @@ from bridge.backends.models import (
     SubmitResult,
 )
 from bridge.backends.status import SIMULATED_STATUSES, normalize, settle_status
+from bridge.remote.errors import TransientError
+from bridge.remote.ratelimit import RateLimiter
 
 MAX_EVENTS_PAGE = 100
 
@@ -120,7 +116,7 @@ class SimulatedBackend(WarehouseBackend):
         config: SimulatedConfig,
         *,
         session: requests.Session | None = None,
-        limiter: Limiter | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(config, session=session, limiter=limiter)
         self.api = ApiClient(

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from bridge.backends.errors import BackendError, UnknownBackend
+from bridge.backends.errors import UnknownBackend
 from bridge.backends.registry import backend_class
 from bridge.cli.secret_input import (
     API_KEY_ENV,
@@ -20,6 +20,7 @@ from bridge.cli.secret_input import (
 from bridge.db import session_scope
 from bridge.orderdesk.check import check_store
 from bridge.pipeline.reconcile import intake_folder_names
+from bridge.remote.errors import RemoteError
 from bridge.stores.context import StoreContext
 from bridge.stores.registry import StoreError, StoreRegistry
 
@@ -194,7 +195,7 @@ def check(store_id: str) -> None:
     try:
         with context.backend() as backend:
             backend.healthcheck()
-    except BackendError as exc:
+    except RemoteError as exc:
         problems.append(f"warehouse ({context.backend_name}): {exc}")
     if problems:
         for problem in problems:

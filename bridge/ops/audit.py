@@ -19,11 +19,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bridge.backends.errors import BackendError
 from bridge.db import session_scope
 from bridge.models import Order, Store, utcnow
 from bridge.ops.operations import OperationError
-from bridge.orderdesk.errors import OrderDeskError
+from bridge.remote.errors import RemoteError
 from bridge.states import OrderState
 from bridge.stores.context import StoreContext
 
@@ -198,7 +197,7 @@ def _missed_webhooks(
     try:
         with context.orderdesk() as client:
             remote = list(client.list_orders(start=report.start, end=report.end))
-    except OrderDeskError as exc:
+    except RemoteError as exc:
         raise OperationError(f"Order Desk could not list the orders: {exc}") from None
     report.orderdesk_orders = len(remote)
     ids = [order.id for order in remote]
@@ -240,7 +239,7 @@ def _unknown_to_warehouse(
         for order in checked:
             try:
                 found = backend.find_by_key(order.idempotency_key, order_number=order.order_number)
-            except BackendError as exc:
+            except RemoteError as exc:
                 report.warehouse_unchecked += len(checked) - report.warehouse_checked
                 findings.append(
                     Finding(

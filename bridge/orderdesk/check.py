@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bridge.orderdesk.client import OrderDeskClient
-from bridge.orderdesk.errors import (
+from bridge.remote.errors import (
     AmbiguousOutcome,
     AuthError,
-    OrderDeskError,
     RateLimited,
+    RemoteError,
     TransientError,
 )
 
@@ -38,7 +38,7 @@ class StoreCheck:
         self.problems.append(problem)
 
 
-def _explain(client: OrderDeskClient, exc: OrderDeskError) -> str:
+def _explain(client: OrderDeskClient, exc: RemoteError) -> str:
     store = client.store_id
     if isinstance(exc, AuthError):
         return exc.message
@@ -65,7 +65,7 @@ def check_store(
     try:
         client.test()
         store = client.get_store()
-    except OrderDeskError as exc:
+    except RemoteError as exc:
         result.fail(_explain(client, exc))
         return result
     result.store_name = store.name

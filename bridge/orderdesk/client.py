@@ -16,14 +16,7 @@ from typing import Any
 import requests
 import structlog
 
-from bridge.orderdesk.errors import (
-    AmbiguousOutcome,
-    FolderNotFound,
-    OrderDeskError,
-    RateLimited,
-    Rejected,
-    TransientError,
-)
+from bridge.orderdesk.errors import FolderNotFound, Rejected
 from bridge.orderdesk.payload import Order, Shipment
 from bridge.orderdesk.records import (
     InventoryUpdate,
@@ -37,6 +30,7 @@ from bridge.orderdesk.records import (
     as_order_id,
 )
 from bridge.orderdesk.transport import Timeout, Transport, path_id
+from bridge.remote.errors import AmbiguousOutcome, RateLimited, RemoteError, TransientError
 from bridge.remote.ratelimit import RateLimiter, orderdesk_limiter
 from bridge.settings import get_settings
 
@@ -480,7 +474,7 @@ class OrderDeskClient:
         for order_id in sorted(order_ids):
             try:
                 on_file[order_id] = self.list_shipments(order_id)
-            except OrderDeskError as exc:
+            except RemoteError as exc:
                 errors[order_id] = exc.message
         return on_file, errors
 
@@ -492,6 +486,7 @@ class OrderDeskClient:
             raise AmbiguousOutcome(
                 f"shipment {shipment.tracking_number} on order {shipment.order_id} could not be "
                 f"verified: {exc.message}",
+                service=exc.service,
                 path=exc.path,
             ) from exc
         return next((s for s in on_file if shipment.matches(s)), None)

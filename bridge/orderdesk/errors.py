@@ -1,43 +1,33 @@
-"""What can go wrong when talking to Order Desk, sorted by what the caller should do next.
+"""Refusals only Order Desk can describe; every other failure is a ``bridge.remote.errors`` class.
 
-The classes are decided by the outcome, not by the HTTP code: the caller retries a
-``TransientError`` as is (the request certainly did not take effect, or it was a read), must
-reconcile after an ``AmbiguousOutcome`` (a write was sent and may or may not have been applied),
-waits after ``RateLimited``, and parks the work with the message of a ``Rejected`` or
-``AuthError``, which retrying cannot fix. Messages name the store and path, never the API key.
+A call to Order Desk raises the shared classes for what any remote API can do (``RateLimited``,
+``TransientError``, ``AmbiguousOutcome``, ``AuthError``, ``RedirectRefused``) and these for what
+Order Desk itself says: a ``Rejected`` request (its envelope's ``status`` is not ``success``,
+even on HTTP 200) or a folder the store does not have. Retrying cannot fix either, so the
+caller parks the work with the message. Messages name the store and path, never the API key.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from bridge.remote.errors import RemoteError
 
-class OrderDeskError(Exception):
-    """Any failure of an Order Desk call."""
+SERVICE = "Order Desk"
+
+
+class OrderDeskError(RemoteError):
+    """A refusal in Order Desk's own words."""
 
     def __init__(
-        self, message: str, *, status_code: int | None = None, path: str | None = None
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        path: str | None = None,
+        service: str = SERVICE,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status_code = status_code
-        self.path = path
-
-
-class RateLimited(OrderDeskError):
-    """HTTP 429: the store's bucket is empty; nothing was done; send again after ``retry_after``."""
-
-    def __init__(self, message: str, *, retry_after: float, path: str | None = None) -> None:
-        super().__init__(message, status_code=429, path=path)
-        self.retry_after = retry_after
-
-
-class TransientError(OrderDeskError):
-    """A failure that is safe to repeat: a read, or a write that never reached Order Desk."""
-
-
-class AmbiguousOutcome(OrderDeskError):
-    """A write was sent but no clear answer came back (read timeout, dropped connection, 5xx)."""
+        super().__init__(message, service=service, path=path, status_code=status_code)
 
 
 class Rejected(OrderDeskError):
@@ -53,13 +43,10 @@ class Rejected(OrderDeskError):
         status_code: int | None = None,
         path: str | None = None,
         envelope: dict[str, Any] | None = None,
+        service: str = SERVICE,
     ) -> None:
-        super().__init__(message, status_code=status_code, path=path)
+        super().__init__(message, status_code=status_code, path=path, service=service)
         self.envelope = envelope
-
-
-class AuthError(OrderDeskError):
-    """Order Desk refused the store id / API key pair: a store problem, not an order's."""
 
 
 class FolderNotFound(OrderDeskError):
@@ -73,10 +60,3 @@ class FolderNotFound(OrderDeskError):
         )
         self.name = name
         self.available = available
-
-
-class Misconfigured(OrderDeskError):
-    """The Order Desk URL answers in a way only a wrong setting explains (e.g. a redirect).
-
-    Not retried: the same call would get the same answer until someone fixes the setting.
-    """

@@ -10,19 +10,23 @@ order at the warehouse that nobody wants: that one is cancelled there too.
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import Session
 
-from bridge.backends import errors as backend_errors
 from bridge.backends.models import NormalizedStatus, RemoteRef
 from bridge.db import session_scope
 from bridge.history import EventKind, record, transition
 from bridge.jobs import dispatch, queues
-from bridge.jobs.retry import backoff_seconds
+from bridge.jobs.retry import delay_after
 from bridge.models import Order, OrderEvent, utcnow
+from bridge.remote.errors import RemoteError
 from bridge.states import OrderState
 from bridge.stores.context import StoreContext
 
 log = structlog.get_logger(__name__)
+
+# The ``step`` detail of the error events of failed cancel calls, which they are counted by.
+CANCEL_STEP = "cancel"
 
 # Event kinds: a submission that landed after the order left its claim, and the warehouse's
 # answer to a cancel that did not simply succeed (or to the cancel of a late submission).
@@ -41,6 +45,20 @@ def landed_after_cancellation() -> ColumnElement[bool]:
             OrderEvent.order_id == Order.id, OrderEvent.kind == EventKind.CANCEL_ANSWER
         )
     )
+
+
+def _cancel_failures(session: Session, order_id: int) -> int:
+    """How many cancel calls for this order failed so far: each retry waits longer."""
+    failures = session.scalar(
+        select(func.count())
+        .select_from(OrderEvent)
+        .where(
+            OrderEvent.order_id == order_id,
+            OrderEvent.kind == EventKind.ERROR,
+            OrderEvent.detail["step"].as_string() == CANCEL_STEP,
+        )
+    )
+    return failures or 0
 
 
 def _finish(order_id: int, message: str, *, note: str | None, at_warehouse: bool) -> None:
@@ -103,14 +121,20 @@ def cancel_order(order_id: int) -> str:
                     return "cancelled"
                 ref = found.ref.remote_id
             result = backend.cancel(RemoteRef(remote_id=ref, key=key))
-    except backend_errors.BackendError as exc:
-        retry_after = exc.retry_after if isinstance(exc, backend_errors.RateLimited) else None
-        delay = backoff_seconds(1, retry_after=retry_after)
+    except RemoteError as exc:
         with session_scope() as session:
-            order = session.get(Order, order_id)
+            order = session.get(Order, order_id, with_for_update=True)
+            failure = _cancel_failures(session, order_id) + 1
+            delay = delay_after(exc, failure)
             order.last_error = f"cancel failed: {exc}"
             record(
-                session, order, EventKind.ERROR, f"cancel failed, next try in {delay:.0f}s: {exc}"
+                session,
+                order,
+                EventKind.ERROR,
+                f"cancel failed, next try in {delay:.0f}s: {exc}",
+                step=CANCEL_STEP,
+                attempt=failure,
+                retry_in=round(delay, 1),
             )
         dispatch.send(queues.CANCEL_ORDER, order_id, countdown=delay)
         return "retry"

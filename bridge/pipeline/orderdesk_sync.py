@@ -22,10 +22,10 @@ from bridge.jobs import coalesce, dispatch, leases, queues
 from bridge.metrics import SHIPMENTS_POSTED
 from bridge.models import Order, OrderEvent, Shipment, utcnow
 from bridge.orderdesk.client import OrderDeskClient
-from bridge.orderdesk.errors import AmbiguousOutcome
 from bridge.orderdesk.payload import Order as OrderDeskOrder
 from bridge.orderdesk.records import MoveResult, ShipmentIn, ShipmentItem, ShipmentResult
 from bridge.pipeline.labels import carrier_code, shipment_method
+from bridge.remote.errors import AmbiguousOutcome
 from bridge.settings import get_settings
 from bridge.states import OrderState, can_move
 from bridge.stores.context import StoreContext

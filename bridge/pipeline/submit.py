@@ -39,9 +39,10 @@ from bridge.backends.models import FulfillmentOrder, RemoteRef
 from bridge.db import session_scope
 from bridge.history import EventKind, record, transition
 from bridge.jobs import coalesce, dispatch, queues
-from bridge.jobs.retry import backoff_seconds
+from bridge.jobs.retry import backoff_seconds, retry_after
 from bridge.models import Order, OrderEvent, utcnow
 from bridge.orderdesk.payload import Order as OrderDeskOrder
+from bridge.remote.errors import RemoteError
 from bridge.settings import get_settings
 from bridge.states import OrderState
 from bridge.stores.context import StoreContext
@@ -194,14 +195,12 @@ def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
     return claims
 
 
-def _classify(error: backend_errors.BackendError) -> Outcome:
+def _classify(error: RemoteError) -> Outcome:
     if isinstance(error, backend_errors.DuplicateOrder) and error.existing is not None:
         return Accepted(error.existing.ref, "already at the warehouse (duplicate refused)")
     if isinstance(error, backend_errors.ValidationError):
         return Refused(f"the warehouse refused the order: {error}")
-    if isinstance(error, backend_errors.RateLimited):
-        return TryAgain(error, retry_after=error.retry_after)
-    return TryAgain(error)
+    return TryAgain(error, retry_after=retry_after(error))
 
 
 def _prepare(
@@ -236,7 +235,7 @@ def _look_up_earlier_attempts(
             continue
         try:
             found = backend.find_by_key(claim.key, order_number=claim.order_number)
-        except backend_errors.BackendError as exc:
+        except RemoteError as exc:
             outcomes[claim.id] = _classify(exc)
             continue
         if found is not None:
@@ -287,7 +286,7 @@ def _send(
     if len(ready) > 1 and backend.capabilities().bulk_submit_max > 1:
         try:
             results = backend.submit_many([(order, claim.key) for claim, order in ready])
-        except backend_errors.BackendError as exc:
+        except RemoteError as exc:
             for claim, _ in ready:
                 outcomes[claim.id] = _classify(exc)
             return
@@ -300,7 +299,7 @@ def _send(
     for claim, order in ready:
         try:
             result = backend.submit(order, claim.key)
-        except backend_errors.BackendError as exc:
+        except RemoteError as exc:
             outcomes[claim.id] = _classify(exc)
         else:
             outcomes[claim.id] = Accepted(result.ref, "accepted")

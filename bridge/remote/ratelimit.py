@@ -10,7 +10,10 @@ The same bucket also mirrors what the server tells us: ``observe_remaining`` low
 when the server reports fewer tokens than we think (someone else spends them too, e.g. the
 merchant's other apps), and ``penalize`` stops everybody after a 429 for ``X-Retry-After``
 seconds. Without Redis (``bridge dev`` on a bare machine) ``LocalLeakyBucket`` gives the same
-semantics inside one process.
+semantics inside one process. ``ServerGate`` is the limiter for APIs without a fixed budget.
+
+``RateLimiter`` is the one interface every remote call waits on (``bridge.remote.http``), for
+Order Desk stores and warehouse credentials alike.
 """
 
 from __future__ import annotations
@@ -225,6 +228,40 @@ class LocalLeakyBucket:
             now = self._refill()
             self._tokens = 0.0
             self._blocked_until = max(self._blocked_until, now + seconds)
+
+
+class ServerGate:
+    """A process-local limiter for APIs without a fixed budget: closed only when the server says.
+
+    It follows the server's headers alone (``penalize`` after a 429 or an exhausted window), so
+    an unlimited simulator is never slowed down by a guess.
+    """
+
+    def __init__(self, name: str = "warehouse") -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._open_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"ServerGate(name={self.name!r})"
+
+    def try_acquire(self) -> float:
+        with self._lock:
+            return max(self._open_at - time.monotonic(), 0.0)
+
+    def acquire(self, timeout: float | None = None) -> None:
+        wait = self.try_acquire()
+        if timeout is not None and wait > timeout:
+            raise RateLimitTimeout(self.name, wait)
+        if wait > 0:
+            time.sleep(wait)
+
+    def observe_remaining(self, remaining: int) -> None:
+        """Nothing to learn locally: a zero is followed by ``penalize`` with the reset time."""
+
+    def penalize(self, seconds: float) -> None:
+        with self._lock:
+            self._open_at = max(self._open_at, time.monotonic() + seconds)
 
 
 @lru_cache(maxsize=8)

@@ -18,13 +18,9 @@ def is_redirect(response: requests.Response) -> bool:
     return 300 <= response.status_code < 400
 
 
-def redirect_target(response: requests.Response) -> str:
-    """Where the server tried to send us, without credentials, query string or fragment."""
-    location = response.headers.get("Location", "")
-    if not location:
-        return "(no Location header)"
-    absolute = urljoin(response.url or "", location)
-    parts = urlsplit(absolute)
+def shown_url(url: str) -> str:
+    """``url`` as a message may show it: no user info, query string or fragment."""
+    parts = urlsplit(url)
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
@@ -33,4 +29,12 @@ def redirect_target(response: requests.Response) -> str:
     except ValueError:
         port = None
     netloc = f"{host}:{port}" if port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) or "(unreadable Location)"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def redirect_target(response: requests.Response) -> str:
+    """Where the server tried to send us, without credentials, query string or fragment."""
+    location = response.headers.get("Location", "")
+    if not location:
+        return "(no Location header)"
+    return shown_url(urljoin(response.url or "", location)) or "(unreadable Location)"

@@ -6,17 +6,11 @@ import time
 
 import pytest
 
-from bridge.backends.errors import (
-    AmbiguousOutcome,
-    AuthError,
-    InvalidState,
-    RateLimited,
-    TransientError,
-    ValidationError,
-)
-from bridge.backends.http import ServerGate
+from bridge.backends.errors import InvalidState, ValidationError
 from bridge.backends.models import NormalizedStatus, RemoteRef
 from bridge.backends.shipstation import ShipStationBackend, ShipStationConfig
+from bridge.remote.errors import AmbiguousOutcome, AuthError, RateLimited, TransientError
+from bridge.remote.ratelimit import ServerGate
 
 from .conftest import make_order
 

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.backends.errors import (
-    AmbiguousOutcome,
-    AuthError,
-    DuplicateOrder,
-    TransientError,
-    ValidationError,
-)
+from bridge.backends.errors import DuplicateOrder, ValidationError
 from bridge.backends.models import NormalizedStatus, StockLevel
 from bridge.backends.registry import create_backend
+from bridge.remote.errors import AmbiguousOutcome, AuthError, TransientError
 
 from .conftest import make_order
 

@@ -1,22 +1,17 @@
-"""Fixtures for the Order Desk client tests: a real simulator on loopback, real Redis."""
+"""Fixtures for the Order Desk client tests: a real simulator on loopback."""
 
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import redis
 
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.remote.ratelimit import LocalLeakyBucket
 from bridge.sim.orderdesk import OrderDeskSimulator
-from tests.conftest import REDIS_SERVER
-
-REDIS_URL = f"{REDIS_SERVER}/0"
 
 
 @dataclass(frozen=True)
@@ -119,18 +114,3 @@ def new_order(sim: OrderDeskSimulator, store: Store) -> Callable[..., str]:
         return str(stored["id"])
 
     return create
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL)
-    client.ping()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def bucket_key(redis_client: redis.Redis) -> Iterator[str]:
-    key = f"test:ratelimit:{uuid.uuid4().hex}"
-    yield key
-    redis_client.delete(key)

@@ -10,8 +10,9 @@ import requests
 
 from bridge import __version__
 from bridge.orderdesk.client import OrderDeskClient, StoreInfo
-from bridge.orderdesk.errors import AuthError, FolderNotFound, RateLimited, Rejected
+from bridge.orderdesk.errors import FolderNotFound, Rejected
 from bridge.orderdesk.payload import Order
+from bridge.remote.errors import AuthError, RateLimited
 from bridge.remote.ratelimit import LocalLeakyBucket
 
 
@@ -144,7 +145,7 @@ def test_a_transient_5xx_on_a_read_is_retried_until_it_succeeds(make_client, sim
 
 
 def test_a_persistent_5xx_on_a_read_gives_up_after_the_configured_retries(make_client, sim):
-    from bridge.orderdesk.errors import TransientError
+    from bridge.remote.errors import TransientError
 
     client = make_client(read_retries=2)
     sim.set_faults(error_rate=1.0, error_status=500, paths=["/test"])

@@ -7,8 +7,9 @@ import time
 import pytest
 
 from bridge.orderdesk.client import InventoryUpdate, ShipmentIn, ShipmentItem
-from bridge.orderdesk.errors import AmbiguousOutcome, FolderNotFound, Rejected
+from bridge.orderdesk.errors import FolderNotFound, Rejected
 from bridge.orderdesk.transport import Transport
+from bridge.remote.errors import AmbiguousOutcome
 from bridge.remote.ratelimit import LocalLeakyBucket
 
 

@@ -10,7 +10,7 @@ import pytest
 import structlog
 
 from bridge.orderdesk.client import OrderDeskClient, ShipmentIn
-from bridge.orderdesk.errors import OrderDeskError
+from bridge.remote.errors import RemoteError
 from bridge.remote.ratelimit import LocalLeakyBucket
 
 
@@ -38,7 +38,7 @@ def test_the_key_is_absent_from_errors_and_logs_of_failing_calls(
         sim.set_faults(error_rate=1.0, error_status=500, paths=["/store"])
         failing.append(lambda: make_client(read_retries=1).get_store())
         for call in failing:
-            with pytest.raises(OrderDeskError) as caught:
+            with pytest.raises(RemoteError) as caught:
                 call()
             messages.append(str(caught.value))
             messages.append(repr(caught.value))
@@ -55,7 +55,7 @@ def test_the_key_is_absent_from_errors_and_logs_of_failing_calls(
         ):
             time.sleep(0.02)
     assert len(messages) == 8
-    assert any(event["event"] == "orderdesk.retry" for event in logs)
+    assert any(event["event"] == "remote.retry" for event in logs)
     everything = "\n".join(messages + [str(event) for event in logs] + [caplog.text])
     assert store.api_key not in everything
     assert store.api_key[:12] not in everything

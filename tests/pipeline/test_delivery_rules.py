@@ -5,13 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
 from bridge.jobs import coalesce, leases, queues
-from bridge.jobs.retry import backoff_seconds
 from tests.conftest import REDIS_SERVER, reset_caches
 from tests.pipeline.test_submit import queued_tasks
-from workers.celery_app import MAX_COUNTDOWN, TASK_TIME_LIMIT, VISIBILITY_TIMEOUT, make_celery
+from workers.celery_app import MAX_COUNTDOWN, TASK_TIME_LIMIT, make_celery
 
 
 def test_a_lease_has_one_holder_until_it_expires(database: str) -> None:
@@ -52,19 +49,6 @@ def test_a_burst_of_triggers_sends_one_message(database: str, redis_url: str, br
     assert queued_tasks(redis_url, queues.QUEUE_ORDERDESK) == [queues.MOVE_IN_PROCESS]
     coalesce.starting(queues.MOVE_IN_PROCESS, 7)
     assert coalesce.schedule_once(queues.MOVE_IN_PROCESS, 7, delay=2)
-
-
-@pytest.mark.parametrize("attempt", [1, 2, 5, 10, 50])
-def test_backoff_grows_is_jittered_and_capped(bridge_env, attempt: int) -> None:
-    delays = {backoff_seconds(attempt) for _ in range(20)}
-    assert len(delays) > 1  # jitter
-    assert all(0 < delay <= 300 for delay in delays)
-    assert max(delays) <= MAX_COUNTDOWN < VISIBILITY_TIMEOUT
-    assert backoff_seconds(attempt, retry_after=42) >= 42
-
-
-def test_backoff_honours_a_longer_retry_after_but_never_the_visibility_timeout(bridge_env) -> None:
-    assert backoff_seconds(1, retry_after=10_000) <= 300
 
 
 def test_celery_is_configured_for_at_least_once_delivery(bridge_env) -> None:

@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bridge.backends.errors import ConfigError
 from bridge.backends.http import ApiClient
 from bridge.backends.models import FulfillmentOrder, Line, ShipTo
 from bridge.backends.shipstation import ShipStationBackend, ShipStationConfig
 from bridge.backends.simulated import SimulatedBackend, SimulatedConfig
 from bridge.orderdesk.client import OrderDeskClient
-from bridge.orderdesk.errors import Misconfigured
+from bridge.remote.errors import RedirectRefused
 from bridge.remote.ratelimit import LocalLeakyBucket
 
 OD_KEY = "od-key-0123456789abcdef0123456789"
@@ -139,7 +138,7 @@ def test_hole6_orderdesk_read_does_not_follow_redirect_with_the_api_key(redirect
         error = _outcome(client.test)
     _no_credentials_reached(seen)
     assert seen == []
-    assert isinstance(error, Misconfigured)
+    assert isinstance(error, RedirectRefused)
     _assert_clear(error.message, target)
     assert "BRIDGE_ORDERDESK_API_URL" in error.message
 
@@ -150,7 +149,7 @@ def test_hole6_orderdesk_write_does_not_follow_redirect_with_the_api_key(redirec
         error = _outcome(lambda: client.add_history_note("1001", "a note"))
     _no_credentials_reached(seen)
     assert seen == []
-    assert isinstance(error, Misconfigured)
+    assert isinstance(error, RedirectRefused)
     _assert_clear(error.message, target)
 
 
@@ -167,7 +166,7 @@ def test_hole6_orderdesk_redirect_is_not_retried(redirecting) -> None:
     client._transport.session.request = counting  # type: ignore[method-assign]
     with client:
         error = _outcome(client.test)
-    assert isinstance(error, Misconfigured)
+    assert isinstance(error, RedirectRefused)
     assert calls == ["GET"], "a redirect is a configuration error: one request, no retry"
 
 
@@ -181,8 +180,8 @@ def test_hole6_api_client_custom_key_header_is_not_sent_to_redirect_target(redir
         api.close()
     _no_credentials_reached(seen)
     assert seen == []
-    assert isinstance(read_error, ConfigError)
-    assert isinstance(write_error, ConfigError)
+    assert isinstance(read_error, RedirectRefused)
+    assert isinstance(write_error, RedirectRefused)
     _assert_clear(read_error.message, target)
     _assert_clear(write_error.message, target)
     assert not read_error.retryable
@@ -209,8 +208,8 @@ def test_hole6_shipstation_basic_auth_never_reaches_redirect_target(redirecting)
         backend.close()
     _no_credentials_reached(seen)
     assert seen == []
-    assert isinstance(read_error, ConfigError)
-    assert isinstance(write_error, ConfigError)
+    assert isinstance(read_error, RedirectRefused)
+    assert isinstance(write_error, RedirectRefused)
     _assert_clear(read_error.message, target)
     _assert_clear(write_error.message, target)
 
@@ -224,5 +223,5 @@ def test_hole6_simulated_backend_token_never_reaches_redirect_target(redirecting
         backend.close()
     _no_credentials_reached(seen)
     assert seen == []
-    assert isinstance(error, ConfigError)
+    assert isinstance(error, RedirectRefused)
     _assert_clear(error.message, target)
