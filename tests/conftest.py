@@ -15,7 +15,8 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from bridge import crypto, db, migrate, ratelimit, settings, storecache
+from bridge import crypto, db, migrate, ratelimit, settings
+from bridge.intake.storecache import store_cache
 from bridge.models import Base
 
 PG_SERVER = os.environ.get("BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -63,7 +64,7 @@ def reset_caches() -> None:
     settings.get_settings.cache_clear()
     crypto.get_secret_box.cache_clear()
     db.reset_engines()
-    storecache.store_cache.clear()
+    store_cache.clear()
     ratelimit.local_bucket.cache_clear()
 
 
