@@ -64,7 +64,7 @@ sys.path.insert(0, str(ROOT))
 
 from bridge import crypto, db, migrate, settings  # noqa: E402
 from bridge.db import session_scope  # noqa: E402
-from bridge.sim.orderdesk import sign_order  # noqa: E402
+from bridge.orderdesk.webhook import sign_order  # noqa: E402
 from bridge.stores.registry import StoreRegistry  # noqa: E402
 
 PG_SERVER = os.environ.get("BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")

@@ -15,7 +15,8 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from bridge import crypto, db, migrate, settings, storecache
+from bridge import crypto, db, migrate, settings
+from bridge.intake.storecache import store_cache
 from bridge.models import Base
 from bridge.remote import ratelimit
 
@@ -64,7 +65,7 @@ def reset_caches() -> None:
     settings.get_settings.cache_clear()
     crypto.get_secret_box.cache_clear()
     db.reset_engines()
-    storecache.store_cache.clear()
+    store_cache.clear()
     ratelimit.local_bucket.cache_clear()
 
 

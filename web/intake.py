@@ -19,9 +19,12 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
-from bridge import intake
+from bridge.intake.handler import handle
+from bridge.intake.request import IntakeRequest
+from bridge.intake.result import TOO_LARGE, Enqueue, IntakeResult
 from bridge.jobs import dispatch
 from bridge.metrics import WEBHOOK_SECONDS, WEBHOOKS
+from bridge.orderdesk.webhook import ORDER_FIELD, STORE_HEADER
 from bridge.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -46,11 +49,11 @@ class Publisher:
         self._lock = threading.Lock()
         self._down_until = 0.0
 
-    def publish_after(self, response: Response, jobs: Sequence[intake.Enqueue]) -> None:
+    def publish_after(self, response: Response, jobs: Sequence[Enqueue]) -> None:
         if jobs:
             response.call_on_close(lambda: self.send(list(jobs)))
 
-    def send(self, jobs: list[intake.Enqueue]) -> None:
+    def send(self, jobs: list[Enqueue]) -> None:
         for task_name, args in jobs:
             with self._lock:
                 broker_down = time.monotonic() < self._down_until
@@ -86,12 +89,12 @@ def _order_field(body: bytes, limit: int) -> str | None:
     parser = FormDataParser(max_form_memory_size=limit, max_content_length=limit)
     stream = io.BytesIO(body)
     _, form, _ = parser.parse(stream, request.mimetype, len(body), request.mimetype_params)
-    return form.get(intake.ORDER_FIELD)
+    return form.get(ORDER_FIELD)
 
 
-def _observe(outcome: str, status: int, started: float, result: intake.IntakeResult | None) -> None:
+def _observe(outcome: str, status: int, started: float, result: IntakeResult | None) -> None:
     elapsed = time.perf_counter() - started
-    claimed = (request.headers.get(intake.STORE_HEADER) or "")[:64]
+    claimed = (request.headers.get(STORE_HEADER) or "")[:64]
     WEBHOOKS.labels(outcome=outcome).inc()
     WEBHOOK_SECONDS.observe(elapsed)
     log.info(
@@ -111,8 +114,8 @@ def orderdesk_webhook() -> tuple[Response, int]:
     started = g.intake_started = time.perf_counter()
     limit = _settings().max_body_bytes
     body = _read_body(limit)
-    result = intake.handle(
-        intake.IntakeRequest(
+    result = handle(
+        IntakeRequest(
             body=body,
             order_field=_order_field(body, limit),
             headers=request.headers,
@@ -131,5 +134,5 @@ def orderdesk_webhook() -> tuple[Response, int]:
 def too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
     limit = _settings().max_body_bytes
     if request.blueprint == bp.name:
-        _observe(intake.TOO_LARGE, 413, g.get("intake_started", time.perf_counter()), None)
+        _observe(TOO_LARGE, 413, g.get("intake_started", time.perf_counter()), None)
     return jsonify(error=f"payload too large (limit {limit} bytes)"), 413

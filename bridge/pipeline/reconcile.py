@@ -5,7 +5,7 @@ an outage longer than that would lose orders. On a beat, every active store list
 its intake folder(s) modified since its cursor and added since the store was registered here
 (a backlog from before is not the bridge's to ship): one request per page of 100, through the
 store's shared Order Desk bucket. Orders the bridge already holds are skipped with one query per
-page; the rest take the webhook's own decisions (``intake.take_trusted``: duplicate, parked,
+page; the rest take the webhook's own decisions (``bridge.intake.trusted``: duplicate, parked,
 cancel folder, accepted), get a ``recovered`` event, and the normal pipeline submits them.
 
 The cursor (``reconcile_cursors``) only moves forward after a pass that paged everything it asked
@@ -25,14 +25,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import structlog
 from sqlalchemy import select
 
-from bridge import intake
 from bridge.db import session_scope
 from bridge.history import EventKind, record
+from bridge.intake import trusted
 from bridge.jobs import dispatch, leases, queues
 from bridge.metrics import ORDERS_RECOVERED
 from bridge.models import Order, ReconcileCursor, Store, utcnow
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.orderdesk.errors import FolderNotFound
+from bridge.orderdesk.webhook import BadPayload, parse_order
 from bridge.settings import get_settings
 from bridge.stores.context import StoreContext
 
@@ -185,14 +186,14 @@ class _Pass:
 
     def _recover(self, order_id: str, raw: dict[str, Any]) -> None:
         try:
-            parsed = intake.parse_order(json.dumps(raw))
-        except intake.BadPayload as exc:
+            parsed = parse_order(json.dumps(raw))
+        except BadPayload as exc:
             self.report.unreadable += 1
             log.warning("reconcile_unreadable_order", order_id=order_id[:64], reason=str(exc))
             return
         with session_scope() as session:
             store = session.get_one(Store, self.store_row_id)
-            taken = intake.take_trusted(session, store, parsed)
+            taken = trusted.take_trusted(session, store, parsed)
             result = taken.result
             if taken.inserted and result.order_row_id is not None:
                 order = session.get_one(Order, result.order_row_id)

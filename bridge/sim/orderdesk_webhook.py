@@ -10,8 +10,6 @@ of orders reaches the receiver concurrently, the way the real service hammers an
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +19,8 @@ from dataclasses import dataclass, field
 import requests
 import structlog
 
+from bridge.orderdesk.webhook import sign_order
+
 log = structlog.get_logger(__name__)
 
 USER_AGENT = "OrderDesk/2.0 (+https://www.orderdesk.com) PostOrderJSON"
@@ -28,11 +28,6 @@ USER_AGENT = "OrderDesk/2.0 (+https://www.orderdesk.com) PostOrderJSON"
 # default attempts the same way and repeats the last gap when more attempts are configured.
 DEFAULT_RETRY_DELAYS: tuple[float, ...] = (60.0, 600.0, 1200.0, 2400.0, 3000.0)
 DELIVERED = (200, 201)
-
-
-def sign_order(json_text: str, api_key: str) -> str:
-    """Lowercase hex HMAC-SHA256 of the posted JSON text, keyed with the store's API key."""
-    return hmac.new(api_key.encode("utf-8"), json_text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)

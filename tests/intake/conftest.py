@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 
 from bridge.db import session_scope
 from bridge.models import Order, OrderEvent, WebhookReceipt
+from bridge.orderdesk.webhook import sign_order
 from bridge.settings import get_settings
-from bridge.sim.orderdesk import sign_order
 from bridge.stores.registry import StoreRegistry
 from tests.conftest import REDIS_SERVER
 from web import create_app

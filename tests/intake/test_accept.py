@@ -10,11 +10,14 @@ import psycopg
 import pytest
 from sqlalchemy import select, text
 
-from bridge import intake
 from bridge.db import session_scope, statement_engine_for
+from bridge.intake.accept import accept_for_known_store
+from bridge.intake.handler import handle
+from bridge.intake.request import IntakeRequest
+from bridge.intake.result import IntakeResult
+from bridge.intake.storecache import store_cache
 from bridge.models import Order, WebhookReceipt
 from bridge.settings import get_settings
-from bridge.storecache import store_cache
 from bridge.stores.registry import StoreRegistry
 from tests.conftest import reset_caches
 from tests.intake.conftest import (
@@ -44,8 +47,8 @@ def _text(orderdesk_order_id: str, name: str = "typical", **changes: Any) -> str
     return json.dumps(order)
 
 
-def _request(text_: str, headers: dict[str, str] | None = None) -> intake.IntakeRequest:
-    return intake.IntakeRequest(
+def _request(text_: str, headers: dict[str, str] | None = None) -> IntakeRequest:
+    return IntakeRequest(
         body=urlencode({"order": text_}).encode(),
         order_field=text_,
         headers=signed_headers(text_) if headers is None else headers,
@@ -53,12 +56,12 @@ def _request(text_: str, headers: dict[str, str] | None = None) -> intake.Intake
     )
 
 
-def _fast(text_: str, headers: dict[str, str] | None = None) -> intake.IntakeResult | None:
-    return intake.accept_for_known_store(_request(text_, headers))
+def _fast(text_: str, headers: dict[str, str] | None = None) -> IntakeResult | None:
+    return accept_for_known_store(_request(text_, headers))
 
 
-def _full(text_: str, headers: dict[str, str] | None = None) -> intake.IntakeResult:
-    return intake.handle(_request(text_, headers))
+def _full(text_: str, headers: dict[str, str] | None = None) -> IntakeResult:
+    return handle(_request(text_, headers))
 
 
 def _columns(model: type, **where: Any) -> dict[str, Any]:

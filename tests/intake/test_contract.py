@@ -15,8 +15,8 @@ from sqlalchemy import select
 from bridge.db import session_scope
 from bridge.history import transition
 from bridge.models import Order, WebhookReceipt
+from bridge.orderdesk.webhook import sign_order
 from bridge.settings import get_settings
-from bridge.sim.orderdesk import sign_order
 from bridge.states import OrderState
 from bridge.stores.registry import StoreRegistry
 from tests.conftest import reset_caches

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from bridge.models import Order
 from bridge.orderdesk import payload
+from bridge.orderdesk.webhook import sign_order
 from bridge.settings import get_settings
-from bridge.sim.orderdesk import sign_order
 from tests.intake.conftest import API_KEY, STORE_ID, URL, count, fixture_text
 from web import create_app
 
@@ -112,7 +112,7 @@ def test_unsigned_garbage_is_refused_without_creating_orders(
 
     response = app.test_client().post(URL, **options)
 
-    # 429 once the examples have spent the test client's budget of refusals (bridge.refusals).
+    # 429 once the examples have spent the test client's refusal budget (bridge.intake.refusals).
     assert response.status_code in (400, 403, 429)
     assert set(response.get_json()) == {"error"}
     assert count(Order) == 0

@@ -122,6 +122,9 @@ def test_hole3_posting_shipments_does_not_write_a_shipping_state_decided_on_stal
 SCANNED = ("bridge", "web", "workers")
 # The one transition function: it checks the state machine and writes the event with the move.
 TRANSITION_FUNCTION = ("bridge/history.py", "transition")
+# The intake's two inserts of a new order as `received` (a birth, not a move): the fast path's
+# one statement and the full path's upsert.
+INTAKE_INSERTS = ("bridge/intake/accept.py", "bridge/intake/decision.py")
 RECEIVED_VALUES = ("OrderState.RECEIVED.value", "'received'")
 SQL_STATE_UPDATE = re.compile(r"\bupdate\s+orders\b.*\bset\b.*\bstate\b", re.I | re.S)
 SQL_ORDER_INSERT = re.compile(r"\binsert\s+into\s+orders\b", re.I)
@@ -171,7 +174,7 @@ def _state_writes(path: Path, relative: str) -> list[str]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             if SQL_STATE_UPDATE.search(node.value):
                 found.append(f"{where(node)}: SQL UPDATE of orders.state")
-            if SQL_ORDER_INSERT.search(node.value) and not relative.startswith("bridge/intake"):
+            if SQL_ORDER_INSERT.search(node.value) and relative not in INTAKE_INSERTS:
                 found.append(f"{where(node)}: SQL INSERT into orders outside the intake")
         targets: list[ast.AST] = []
         if isinstance(node, ast.Assign):
@@ -204,7 +207,7 @@ def _state_writes(path: Path, relative: str) -> list[str]:
         chain = _chain_names(node)
         inserting = name == "values" and any(n.endswith(("insert", "upsert")) for n in chain[1:])
         is_received = ast.unparse(values["state"]) in RECEIVED_VALUES
-        if inserting and is_received and relative.startswith("bridge/intake"):
+        if inserting and is_received and relative in INTAKE_INSERTS:
             continue
         found.append(f"{where(node)}: {ast.unparse(node)[:80]}")
     return found
@@ -239,4 +242,7 @@ def test_hole3_the_scan_sees_the_ways_a_state_can_be_written(tmp_path: Path) -> 
         "NEW = 'INSERT INTO orders (store_id, state) VALUES (%(store_id)s, %(state)s)'\n"
     )
     assert len(_state_writes(source, "bridge/pipeline/sample.py")) == 9
-    assert len(_state_writes(source, "bridge/intake_accept.py")) == 7
+    for allowed in INTAKE_INSERTS:
+        assert len(_state_writes(source, allowed)) == 7
+    # Anywhere else in the intake the insert counts as a write, as everywhere else.
+    assert len(_state_writes(source, "bridge/intake/full.py")) == 9

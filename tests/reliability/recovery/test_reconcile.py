@@ -13,14 +13,17 @@ import redis
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from bridge import intake
 from bridge.cli import main
 from bridge.db import session_scope
+from bridge.intake import trusted
+from bridge.intake.handler import handle
+from bridge.intake.request import IntakeRequest
+from bridge.intake.result import ACCEPTED, IntakeResult
 from bridge.jobs import queues
 from bridge.models import ReconcileCursor, Store
 from bridge.orderdesk.client import OrderDeskClient
+from bridge.orderdesk.webhook import HASH_HEADER, STORE_HEADER, sign_order
 from bridge.pipeline.reconcile import od_time_filter, reconcile_store, schedule_reconciles
-from bridge.sim.orderdesk import sign_order
 from bridge.states import OrderState
 from bridge.stores.registry import StoreRegistry
 from tests.conftest import reset_caches
@@ -41,11 +44,11 @@ def od_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def signed_webhook(orderdesk, order_id: str) -> intake.IntakeResult:
+def signed_webhook(orderdesk, order_id: str) -> IntakeResult:
     """Order Desk's post of one order, through the intake's full webhook path."""
     text = json.dumps(orderdesk.order(STORE_ID, order_id))
-    headers = {intake.STORE_HEADER: STORE_ID, intake.HASH_HEADER: sign_order(text, API_KEY)}
-    return intake.handle(intake.IntakeRequest(body=b"x", order_field=text, headers=headers))
+    headers = {STORE_HEADER: STORE_ID, HASH_HEADER: sign_order(text, API_KEY)}
+    return handle(IntakeRequest(body=b"x", order_field=text, headers=headers))
 
 
 def test_hole_lost_webhooks_cost_one_list_call_per_page_of_100_never_one_per_order(
@@ -90,7 +93,7 @@ def test_hole_recovered_orders_take_the_webhooks_decisions(
     unshippable = orderdesk.create_order(STORE_ID, no_ship_to, folder_name="New", fire_rule=False)
     [cancelled] = orders_without_webhook(orderdesk, 1, folder_name="Canceled")
     [webhooked] = orders_without_webhook(orderdesk, 1)
-    assert signed_webhook(orderdesk, webhooked).outcome == intake.ACCEPTED
+    assert signed_webhook(orderdesk, webhooked).outcome == ACCEPTED
 
     report = reconcile_store(store_row_id())
 
@@ -111,13 +114,13 @@ def test_hole_a_webhook_landing_between_the_pages_query_and_the_insert_is_not_do
     bridge, orderdesk, broker_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     [order_id] = orders_without_webhook(orderdesk, 1)
-    take = intake.take_trusted
+    take = trusted.take_trusted
 
     def webhook_arrives_first(*args, **kwargs):
-        assert signed_webhook(orderdesk, order_id).outcome == intake.ACCEPTED
+        assert signed_webhook(orderdesk, order_id).outcome == ACCEPTED
         return take(*args, **kwargs)
 
-    monkeypatch.setattr(intake, "take_trusted", webhook_arrives_first)
+    monkeypatch.setattr(trusted, "take_trusted", webhook_arrives_first)
     report = reconcile_store(store_row_id())
 
     assert (report.listed, report.known, report.recovered) == (1, 0, 0)
@@ -132,7 +135,7 @@ def test_hole_two_passes_at_once_list_and_recover_the_store_once(
     ids = orders_without_webhook(orderdesk, 5)
     store = store_row_id()
     inside, resume = threading.Event(), threading.Event()
-    take = intake.take_trusted
+    take = trusted.take_trusted
 
     def held_inside_the_first_pass(*args, **kwargs):
         if threading.current_thread() is not threading.main_thread():
@@ -140,7 +143,7 @@ def test_hole_two_passes_at_once_list_and_recover_the_store_once(
             assert resume.wait(30)
         return take(*args, **kwargs)
 
-    monkeypatch.setattr(intake, "take_trusted", held_inside_the_first_pass)
+    monkeypatch.setattr(trusted, "take_trusted", held_inside_the_first_pass)
     reports = []
     first = threading.Thread(target=lambda: reports.append(reconcile_store(store)))
     first.start()
@@ -164,7 +167,7 @@ def test_hole_an_order_stepped_over_while_paging_is_found_by_the_next_pass(
     and the order at the page boundary is skipped; the cursor must not move past it."""
     ids = orders_without_webhook(orderdesk, 150)
     store = store_row_id()
-    take = intake.take_trusted
+    take = trusted.take_trusted
     moved = []
 
     def move_one_out_during_page_one(*args, **kwargs):
@@ -175,13 +178,13 @@ def test_hole_an_order_stepped_over_while_paging_is_found_by_the_next_pass(
             moved.append(ids[0])
         return take(*args, **kwargs)
 
-    monkeypatch.setattr(intake, "take_trusted", move_one_out_during_page_one)
+    monkeypatch.setattr(trusted, "take_trusted", move_one_out_during_page_one)
     first = reconcile_store(store)
 
     assert first.complete is False and first.recovered == 149  # one was stepped over
     with session_scope() as session:
         assert session.get_one(ReconcileCursor, store).checked_through is None
-    monkeypatch.setattr(intake, "take_trusted", take)
+    monkeypatch.setattr(trusted, "take_trusted", take)
     second = reconcile_store(store)
 
     assert second.complete is True and second.recovered == 1

@@ -104,7 +104,7 @@ def test_hole10_receipts_of_a_refusal_flood_are_sampled(
 
 
 def test_hole10_ipv6_clients_are_counted_by_their_64_and_mapped_ipv4_as_ipv4() -> None:
-    from bridge import refusals
+    from bridge.intake import refusals
 
     assert refusals.client_key("2001:db8:1:2:aaaa::1") == refusals.client_key("2001:db8:1:2::9")
     assert refusals.client_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"

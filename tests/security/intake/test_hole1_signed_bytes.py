@@ -20,10 +20,10 @@ from urllib.parse import quote, quote_plus
 import pytest
 import requests
 
-from bridge import intake
+from bridge.intake import accept
+from bridge.intake.storecache import store_cache
 from bridge.models import Order
 from bridge.settings import get_settings
-from bridge.storecache import store_cache
 from tests.intake.conftest import STORE_ID, count, fixture_order, order_row, signed_headers
 
 OD_ID = "48211937"
@@ -142,13 +142,13 @@ MALLEATIONS: dict[str, Attempt] = {
 def fast_path_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Watches the one-statement accept (it still runs): the order ids it was asked to insert."""
     calls: list[str] = []
-    real = intake.accept_new_order
+    real = accept.accept_new_order
 
     def watched(database_url: str, order: dict, *args: object) -> int | None:
         calls.append(order["orderdesk_order_id"])
         return real(database_url, order, *args)
 
-    monkeypatch.setattr(intake, "accept_new_order", watched)
+    monkeypatch.setattr(accept, "accept_new_order", watched)
     yield calls
 
 

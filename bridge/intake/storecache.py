@@ -2,7 +2,7 @@
 
 Reading the store row and decrypting its API key would otherwise be a transaction of its own on
 every webhook. A snapshot kept here is trusted for one thing only: to
-*accept* a new order (``bridge.intake_accept``), and the statement that accepts re-checks that
+*accept* a new order (``bridge.intake.accept``), and the statement that accepts re-checks that
 the store is still active and unchanged since the snapshot (its ``updated_at``, which every change
 through the registry moves). Everything else (a signature that does not match the remembered
 key, a disabled or edited store, a duplicate, a cancellation, a parked order) takes the full
