@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bridge.db import session_scope
+from bridge.history import transition
+from bridge.models import Order
 from bridge.pipeline.submit import submit_order
-from tests.pipeline.conftest import order_row
+from bridge.states import OrderState
+from tests.pipeline.conftest import fixture_order, order_row
 
 
 def submitted(receive: Callable[..., int], count: int = 1) -> list[int]:
@@ -21,3 +25,13 @@ def key(order_id: int) -> str:
 
 def od(order_id: int) -> str:
     return order_row(order_id).orderdesk_order_id
+
+
+def rejected(receive: Callable[..., int], reason: str = "there is no ship-to address.") -> int:
+    """An order parked as ``rejected`` (as intake parks one without a ship-to)."""
+    order_id = receive(fixture_order("no-ship-to"))
+    with session_scope() as session:
+        order = session.get_one(Order, order_id)
+        order.reason = reason
+        transition(session, order, OrderState.REJECTED, reason)
+    return order_id
