@@ -20,7 +20,18 @@ from bridge.jobs import leases, queues
 from bridge.jobs.retry import RETRYABLE, delay_after, task_max_retries
 from bridge.metrics import TASK_SECONDS
 from bridge.ops import retention
-from bridge.pipeline import cancel, inventory, orderdesk_sync, poll, reconcile, submit, sweep
+from bridge.pipeline import (
+    cancel,
+    folders,
+    inventory,
+    notes,
+    parking,
+    poll,
+    reconcile,
+    shipments,
+    submit,
+    sweep,
+)
 from workers.celery_app import TASK_TIME_LIMIT, app
 
 log = structlog.get_logger(__name__)
@@ -88,22 +99,22 @@ def cancel_order(order_id: int) -> str:
 
 @app.task(name=queues.MOVE_IN_PROCESS, **per_store)
 def move_in_process(store_id: int) -> int:
-    return orderdesk_sync.move_in_process(store_id)
+    return folders.move_in_process(store_id)
 
 
 @app.task(name=queues.POST_SHIPMENTS, **per_store)
 def post_shipments(store_id: int) -> int:
-    return orderdesk_sync.post_shipments(store_id)
+    return shipments.post_shipments(store_id)
 
 
 @app.task(name=queues.ADD_HISTORY_NOTE, **per_store)
 def add_history_note(order_id: int, kind: str, detail: str = "") -> bool:
-    return orderdesk_sync.add_history_note(order_id, kind, detail)
+    return notes.add_history_note(order_id, kind, detail)
 
 
 @app.task(name=queues.PARK_IN_ORDERDESK, **per_store)
 def park_in_orderdesk(order_id: int) -> None:
-    orderdesk_sync.park_in_orderdesk(order_id)
+    parking.park_in_orderdesk(order_id)
 
 
 @app.task(name=queues.POLL_WAREHOUSE, **per_store)

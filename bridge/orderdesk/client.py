@@ -9,7 +9,7 @@ settled the same way, so one package never becomes two shipments however the net
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -99,7 +99,11 @@ class OrderDeskClient:
         session: requests.Session | None = None,
         read_retries: int = 4,
         acquire_timeout: float | None = 120.0,
+        folders: dict[str, int] | None = None,
+        on_folders: Callable[[dict[str, int]], None] | None = None,
     ) -> None:
+        """``folders`` is the folder name → id cache; a caller that keeps one (the store row's,
+        which intake reads too) hands it in, and hears each refresh through ``on_folders``."""
         self.store_id = str(store_id).strip()
         self._transport = Transport(
             store_id=self.store_id,
@@ -111,7 +115,8 @@ class OrderDeskClient:
             retries=read_retries,
             acquire_timeout=acquire_timeout,
         )
-        self._folders: dict[str, int] | None = None
+        self._folders = folders if folders is not None else {}
+        self._on_folders = on_folders
 
     @property
     def base_url(self) -> str:
@@ -147,12 +152,15 @@ class OrderDeskClient:
             timezone=str(settings.get("timezone", "")),
             folders=_folders_by_name(store.get("folders")),
         )
-        self._folders = dict(info.folders)
+        self._folders.clear()
+        self._folders.update(info.folders)
+        if self._on_folders is not None:
+            self._on_folders(dict(info.folders))
         return info
 
     def folder_id(self, name: str) -> int:
         """The id of a folder by its exact name; a miss refreshes once (folders get created)."""
-        if self._folders is not None and name in self._folders:
+        if name in self._folders:
             return self._folders[name]
         folders = self.get_store().folders
         if name not in folders:

@@ -13,12 +13,13 @@ import structlog
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
-from bridge.backends.models import NormalizedStatus, RemoteRef
+from bridge.backends.models import CancelResult, NormalizedStatus, RemoteRef
 from bridge.db import session_scope
 from bridge.history import EventKind, record, transition
-from bridge.jobs import dispatch, queues
+from bridge.jobs import followups, queues
 from bridge.jobs.retry import delay_after
 from bridge.models import Order, OrderEvent, utcnow
+from bridge.pipeline import notes
 from bridge.remote.errors import RemoteError
 from bridge.states import OrderState
 from bridge.stores.context import StoreContext
@@ -61,7 +62,9 @@ def _cancel_failures(session: Session, order_id: int) -> int:
     return failures or 0
 
 
-def _finish(order_id: int, message: str, *, note: str | None, at_warehouse: bool) -> None:
+def _finish(
+    order_id: int, message: str, *, note: notes.NoteKind | None, at_warehouse: bool
+) -> None:
     with session_scope() as session:
         order = session.get(Order, order_id, with_for_update=True)
         if at_warehouse:
@@ -75,8 +78,8 @@ def _finish(order_id: int, message: str, *, note: str | None, at_warehouse: bool
                 EventKind.CANCEL_ANSWER,
                 f"{message} (what a late submission created)",
             )
-    if note:
-        dispatch.send(queues.ADD_HISTORY_NOTE, order_id, note)
+        if note is not None:
+            notes.later(session, order_id, note)
 
 
 def cancel_order(order_id: int) -> str:
@@ -97,15 +100,16 @@ def cancel_order(order_id: int) -> str:
             order.store_id,
         )
         in_flight = order.next_attempt_at is not None and order.next_attempt_at > utcnow()
-        wait = (order.next_attempt_at - utcnow()).total_seconds() if in_flight else 0
+        if ref is None and attempts and in_flight:
+            # A submission holds the order: ask again once its lease has run out.
+            wait = (order.next_attempt_at - utcnow()).total_seconds()
+            followups.later(session, queues.CANCEL_ORDER, order_id, countdown=max(wait, 1.0))
+            return "waiting"
     if ref is None and attempts == 0:
         _finish(
             order_id, "cancelled before it was sent to the warehouse", note=None, at_warehouse=False
         )
         return "cancelled"
-    if ref is None and in_flight:
-        dispatch.send(queues.CANCEL_ORDER, order_id, countdown=max(wait, 1.0))
-        return "waiting"
     context = StoreContext.load(store_id)
     try:
         with context.backend() as backend:
@@ -136,10 +140,15 @@ def cancel_order(order_id: int) -> str:
                 attempt=failure,
                 retry_in=round(delay, 1),
             )
-        dispatch.send(queues.CANCEL_ORDER, order_id, countdown=delay)
+            followups.later(session, queues.CANCEL_ORDER, order_id, countdown=delay)
         return "retry"
     if result.state == "cancelled":
-        _finish(order_id, "cancelled at the warehouse", note="cancelled", at_warehouse=True)
+        _finish(
+            order_id,
+            "cancelled at the warehouse",
+            note=notes.NoteKind.CANCELLED,
+            at_warehouse=True,
+        )
         return "cancelled"
     if result.state == "requested":
         with session_scope() as session:
@@ -160,7 +169,15 @@ def cancel_order(order_id: int) -> str:
             EventKind.CANCEL_ANSWER,
             f"the warehouse could not cancel ({result.state}): {result.detail}",
         )
+        notes.later(session, order_id, notes.NoteKind.CANCEL_TOO_LATE, refusal(result))
     if stray:
         log.warning("cancelled_order_left_at_warehouse", order_row=order_id, warehouse_ref=ref)
-    dispatch.send(queues.ADD_HISTORY_NOTE, order_id, "cancel_too_late", result.detail)
     return result.state
+
+
+def refusal(result: CancelResult) -> str:
+    """Why the warehouse did not cancel, in words for the merchant's note.
+
+    A backend need not explain itself (``detail`` may be empty); the note still says something.
+    """
+    return result.detail.strip() or f"the warehouse answered {result.state.replace('_', ' ')}"

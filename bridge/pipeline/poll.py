@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bridge.backends.models import NormalizedStatus, RemoteOrder
 from bridge.db import session_scope
 from bridge.history import EventKind, record, transition
-from bridge.jobs import dispatch, leases, queues
+from bridge.jobs import followups, leases, queues
 from bridge.models import BackendCursor, Order, Shipment, Store, utcnow
 from bridge.states import OrderState, can_move
 from bridge.stores.context import StoreContext
@@ -36,7 +36,8 @@ NOTEWORTHY = {
 }
 
 
-def _cursor_row(session: Session, store_id: int, backend: str) -> BackendCursor:
+def cursor_row(session: Session, store_id: int, backend: str) -> BackendCursor:
+    """The store's change-feed cursor for ``backend``, created on first use."""
     row = session.scalar(
         select(BackendCursor).where(
             BackendCursor.store_id == store_id, BackendCursor.backend == backend
@@ -57,23 +58,24 @@ def poll_warehouse(store_id: int) -> int:
             return 0
         context = StoreContext.load(store_id)
         with session_scope() as session:
-            cursor = _cursor_row(session, store_id, context.backend_name).cursor
+            cursor = cursor_row(session, store_id, context.backend_name).cursor
         with context.backend() as backend:
             for _ in range(MAX_PAGES):
                 page = backend.changes_since(cursor, limit=PAGE_SIZE)
                 with session_scope() as session:
                     new_packages += merge(session, store_id, page.orders)
-                    _cursor_row(session, store_id, context.backend_name).cursor = page.next_cursor
+                    cursor_row(session, store_id, context.backend_name).cursor = page.next_cursor
                 cursor = page.next_cursor
                 if not page.has_more:
                     break
         now = utcnow()
         with session_scope() as session:
-            row = _cursor_row(session, store_id, context.backend_name)
+            row = cursor_row(session, store_id, context.backend_name)
             row.last_polled_at = now
             row.next_poll_at = now + timedelta(seconds=context.poll_interval_seconds)
-    if new_packages:
-        dispatch.send(queues.POST_SHIPMENTS, store_id)
+            if new_packages:
+                # Posted together once the whole feed is read: one batch rather than one a page.
+                followups.later(session, queues.POST_SHIPMENTS, store_id)
     log.info("polled", store=context.orderdesk_store_id, new_packages=new_packages)
     return new_packages
 

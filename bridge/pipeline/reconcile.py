@@ -135,7 +135,7 @@ class _Pass:
             try:
                 if not timezone or any(name not in context.folders for name in folders):
                     timezone = self._learn_store(context, client)
-                folder_ids = [context.folder_id(client, name) for name in folders]
+                folder_ids = [client.folder_id(name) for name in folders]
             except FolderNotFound as exc:
                 log.error(
                     "reconcile_folder_missing", store_row_id=self.store_row_id, error=exc.message
@@ -165,7 +165,7 @@ class _Pass:
     def _learn_store(self, context: StoreContext, client: OrderDeskClient) -> str:
         """One ``GET /store``: the folder ids (cached on the store row, as intake reads them)
         and the time zone (kept on the cursor), so later passes spend no call on either."""
-        return context.refresh_folders(client).timezone or "UTC"
+        return client.get_store().timezone or "UTC"
 
     def _take_page(self, orders: list[dict[str, Any]]) -> None:
         ids = [str(raw.get("id", "")).strip() for raw in orders]

@@ -17,14 +17,14 @@ The algorithm, per ``submit_order(order_id)`` message:
    submitted, parked as ``rejected`` (the warehouse refused it), or a retry at a backoff time
    (the sweeper parks it as ``failed`` once the attempts run out). A submission that lands late
    all the same is adopted: a failed order becomes submitted, a cancelled one is cancelled.
-5. Only after that commit, enqueue what follows: the history note, the move to "In Process",
-   the retry.
+5. What follows (the history note, the move to "In Process", the retry) is declared in that
+   same transaction and published once it commits.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pydantic
@@ -38,10 +38,11 @@ from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
 from bridge.backends.models import FulfillmentOrder, RemoteRef
 from bridge.db import session_scope
 from bridge.history import EventKind, record, transition
-from bridge.jobs import coalesce, dispatch, queues
+from bridge.jobs import followups, queues
 from bridge.jobs.retry import backoff_seconds, retry_after
 from bridge.models import Order, OrderEvent, utcnow
 from bridge.orderdesk.payload import Order as OrderDeskOrder
+from bridge.pipeline import notes
 from bridge.remote.errors import RemoteError
 from bridge.settings import get_settings
 from bridge.states import OrderState
@@ -51,8 +52,7 @@ log = structlog.get_logger(__name__)
 
 ATTEMPT_MESSAGE = "submission attempt"
 
-# Per-store steps whose triggers are merged: one folder move for all orders of a burst.
-COALESCED = {queues.MOVE_IN_PROCESS}
+# The folder move waits this long for the rest of a burst: one move for all of its orders.
 MOVE_DELAY_SECONDS = 2.0
 
 
@@ -93,23 +93,6 @@ class Withdrawn:
 
 
 Outcome = Accepted | Refused | TryAgain | Withdrawn
-
-
-@dataclass
-class FollowUps:
-    """Messages to publish once the outcome is committed."""
-
-    messages: list[tuple[str, tuple, float | None]] = field(default_factory=list)
-
-    def add(self, task: str, *args: object, countdown: float | None = None) -> None:
-        self.messages.append((task, args, countdown))
-
-    def send(self) -> None:
-        for task, args, countdown in dict.fromkeys(self.messages):
-            if task in COALESCED:
-                coalesce.schedule_once(task, *args, delay=countdown or 0)
-            else:
-                dispatch.send(task, *args, countdown=countdown)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -305,10 +288,12 @@ def _send(
             outcomes[claim.id] = Accepted(result.ref, "accepted")
 
 
-def _record(context: StoreContext, claims: list[Claim], outcomes: dict[int, Outcome]) -> FollowUps:
-    """Write each outcome under the row lock (rows locked in id order), deciding on fresh state."""
+def _record(context: StoreContext, claims: list[Claim], outcomes: dict[int, Outcome]) -> None:
+    """Write each outcome under the row lock (rows locked in id order), deciding on fresh state.
+
+    What follows each outcome is declared in the same transaction, published once it commits.
+    """
     settings = get_settings()
-    follow = FollowUps()
     now = utcnow()
     by_id = {claim.id: claim for claim in claims}
     with session_scope() as session:
@@ -319,14 +304,14 @@ def _record(context: StoreContext, claims: list[Claim], outcomes: dict[int, Outc
             claim = by_id[order.id]
             outcome = outcomes.get(order.id) or TryAgain(RuntimeError("no outcome recorded"))
             if isinstance(outcome, Accepted):
-                _accepted(session, context, order, outcome, follow)
+                _accepted(session, context, order, outcome)
             elif not _still_ours(order, claim) or isinstance(outcome, Withdrawn):
-                _moved_on(session, order, claim, outcome, follow)
+                _moved_on(session, order, claim, outcome)
             elif isinstance(outcome, Refused):
                 order.reason = outcome.reason
                 order.next_attempt_at = None
                 transition(session, order, OrderState.REJECTED, outcome.reason)
-                follow.add(queues.PARK_IN_ORDERDESK, order.id)
+                followups.later(session, queues.PARK_IN_ORDERDESK, order.id)
             else:
                 error = outcome.error
                 order.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -338,7 +323,7 @@ def _record(context: StoreContext, claims: list[Claim], outcomes: dict[int, Outc
                         OrderState.FAILED,
                         f"gave up after {order.attempts} attempts; last error: {error}",
                     )
-                    follow.add(queues.ADD_HISTORY_NOTE, order.id, "failed")
+                    notes.later(session, order.id, notes.NoteKind.FAILED)
                     continue
                 delay = backoff_seconds(order.attempts, retry_after=outcome.retry_after)
                 order.next_attempt_at = now + timedelta(seconds=delay)
@@ -349,17 +334,14 @@ def _record(context: StoreContext, claims: list[Claim], outcomes: dict[int, Outc
                     f"attempt {order.attempts} failed, next try in {delay:.0f}s: {error}",
                     error=type(error).__name__,
                 )
-                follow.add(queues.SUBMIT_ORDER, order.id, countdown=delay)
-    return follow
+                followups.later(session, queues.SUBMIT_ORDER, order.id, countdown=delay)
 
 
 def _still_ours(order: Order, claim: Claim) -> bool:
     return order.state == OrderState.SUBMITTING.value and order.attempts == claim.attempts
 
 
-def _moved_on(
-    session: Session, order: Order, claim: Claim, outcome: Outcome, follow: FollowUps
-) -> None:
+def _moved_on(session: Session, order: Order, claim: Claim, outcome: Outcome) -> None:
     """The order left this claim while the attempt ran: note what it saw, leave the state alone.
 
     When nothing reached the warehouse and a cancellation waits for this claim's lease, the
@@ -385,12 +367,10 @@ def _moved_on(
         and order.attempts == claim.attempts
     ):
         order.next_attempt_at = None
-        follow.add(queues.CANCEL_ORDER, order.id)
+        followups.later(session, queues.CANCEL_ORDER, order.id)
 
 
-def _accepted(
-    session: Session, context: StoreContext, order: Order, outcome: Accepted, follow: FollowUps
-) -> None:
+def _accepted(session: Session, context: StoreContext, order: Order, outcome: Accepted) -> None:
     """Adopt the warehouse's order whatever happened to ours meanwhile.
 
     A submission may land after its lease ran out (a worker pool that cannot stop tasks, a
@@ -407,8 +387,8 @@ def _accepted(
         if state is OrderState.FAILED:
             message += " (the submission landed after the order was marked failed)"
         transition(session, order, OrderState.SUBMITTED, message, warehouse_ref=ref)
-        follow.add(queues.ADD_HISTORY_NOTE, order.id, "submitted")
-        follow.add(queues.MOVE_IN_PROCESS, context.id, countdown=MOVE_DELAY_SECONDS)
+        notes.later(session, order.id, notes.NoteKind.SUBMITTED)
+        followups.later(session, queues.MOVE_IN_PROCESS, context.id, countdown=MOVE_DELAY_SECONDS)
     elif state in (OrderState.CANCEL_REQUESTED, OrderState.CANCELLED):
         when = "was cancelled" if state is OrderState.CANCELLED else "had a cancellation pending"
         record(
@@ -419,7 +399,7 @@ def _accepted(
             warehouse_ref=ref,
         )
         log.warning("late_submission", order_row=order.id, state=state.value, warehouse_ref=ref)
-        follow.add(queues.CANCEL_ORDER, order.id)
+        followups.later(session, queues.CANCEL_ORDER, order.id)
     else:
         record(session, order, EventKind.SUBMITTED, message, warehouse_ref=ref)
 
@@ -453,7 +433,7 @@ def submit_order(order_id: int) -> int:
     with context.backend() as backend:
         ready = _look_up_earlier_attempts(backend, ready, outcomes)
         _send(backend, _withdraw_lost_claims(ready, outcomes), outcomes)
-    _record(context, claims, outcomes).send()
+    _record(context, claims, outcomes)
     log.info(
         "submitted",
         store=context.orderdesk_store_id,

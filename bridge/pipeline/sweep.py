@@ -4,28 +4,30 @@ Messages can be lost (Redis flushed or restarted without persistence, a publish 
 while the broker was down, a worker killed after acking). None of that loses work, because this
 periodic pass finds every row whose next step is overdue and re-sends its message, and parks
 orders whose attempts are exhausted as ``failed`` with their last error (and tells the merchant
-with a history note). It parks only rows it could lock and that still qualify under the lock,
-so a submission recording its outcome at that moment wins. Re-sending is harmless:
-every step claims its rows first. ``enqueued_at`` keeps the sweeper from re-sending the same
-row on every pass while its message is still queued.
+with a history note). Re-sending is harmless: every step claims its rows first.
+
+``sweep`` runs one named scan per thing it looks for, all in one transaction; each scan declares
+the messages it finds due, and they go out once that transaction commits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy.orm import Session
 
 from bridge.backends.registry import backend_class
 from bridge.db import session_scope
 from bridge.history import EventKind, transition
-from bridge.jobs import dispatch, leases, queues
-from bridge.models import BackendCursor, Order, OrderEvent, Shipment, Store, utcnow
+from bridge.jobs import followups, leases, queues
+from bridge.models import Order, OrderEvent, Shipment, Store, utcnow
+from bridge.pipeline import notes
 from bridge.pipeline.cancel import landed_after_cancellation
-from bridge.pipeline.orderdesk_sync import POSTABLE_STATES
-from bridge.pipeline.poll import due_stores
+from bridge.pipeline.poll import cursor_row, due_stores
+from bridge.pipeline.shipments import still_to_post
 from bridge.settings import get_settings
 from bridge.states import OrderState
 
@@ -41,6 +43,18 @@ class SweepReport:
     cancels: int = 0
 
 
+@dataclass(frozen=True)
+class _Clock:
+    """The moment of the pass, and the one before which an untouched row counts as forgotten."""
+
+    now: datetime
+    quiet: datetime
+
+    def not_recently_sent(self) -> ColumnElement[bool]:
+        """The sweeper did not re-send this order's message within the grace period."""
+        return or_(Order.enqueued_at.is_(None), Order.enqueued_at < self.quiet)
+
+
 def sweep() -> SweepReport:
     settings = get_settings()
     report = SweepReport()
@@ -48,96 +62,118 @@ def sweep() -> SweepReport:
         if not mine:
             return report
         now = utcnow()
-        quiet = now - timedelta(seconds=settings.sweep_grace_seconds)
-        not_recently_sent = or_(Order.enqueued_at.is_(None), Order.enqueued_at < quiet)
-        messages: list[tuple[str, tuple[object, ...]]] = []
+        clock = _Clock(now, now - timedelta(seconds=settings.sweep_grace_seconds))
         with session_scope() as session:
-            # Locked, and the condition checked again under the lock: a submission recording
-            # its outcome holds the row, and is skipped rather than overwritten.
-            exhausted = session.scalars(
-                select(Order)
-                .where(
-                    Order.state == OrderState.SUBMITTING.value,
-                    Order.next_attempt_at <= now,
-                    Order.attempts >= settings.max_attempts,
-                )
-                .order_by(Order.id)
-                .with_for_update(skip_locked=True)
-                .execution_options(populate_existing=True)
-            ).all()
-            for order in exhausted:
-                transition(
-                    session,
-                    order,
-                    OrderState.FAILED,
-                    f"gave up after {order.attempts} attempts; last error: "
-                    f"{order.last_error or 'the worker never reported back'}",
-                )
-                messages.append((queues.ADD_HISTORY_NOTE, (order.id, "failed")))
-            report.failed = len(exhausted)
-
-            overdue = session.scalars(
-                select(Order.id).where(
-                    not_recently_sent,
-                    or_(
-                        (Order.state == OrderState.RECEIVED.value) & (Order.updated_at < quiet),
-                        (Order.state == OrderState.SUBMITTING.value)
-                        & (Order.next_attempt_at < quiet),
-                    ),
-                )
-            ).all()
-            cancels = session.scalars(
-                select(Order.id).where(
-                    not_recently_sent,
-                    Order.updated_at < quiet,
-                    or_(
-                        (Order.state == OrderState.CANCEL_REQUESTED.value)
-                        # The warehouse already answered "too late" or "considering it".
-                        & ~exists().where(
-                            OrderEvent.order_id == Order.id,
-                            OrderEvent.kind == EventKind.CANCEL_ANSWER,
-                        ),
-                        landed_after_cancellation(),
-                    ),
-                )
-            ).all()
-            resent = [*overdue, *cancels]
-            if resent:
-                session.execute(
-                    update(Order)
-                    .where(Order.id.in_(resent))
-                    .values(enqueued_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-            messages += [(queues.SUBMIT_ORDER, (order_id,)) for order_id in overdue]
-            messages += [(queues.CANCEL_ORDER, (order_id,)) for order_id in cancels]
-            report.resubmitted, report.cancels = len(overdue), len(cancels)
-
-            move_stores = session.scalars(
-                select(Order.store_id)
-                .where(Order.state == OrderState.SUBMITTED.value, Order.updated_at < quiet)
-                .distinct()
-            ).all()
-            post_stores = session.scalars(
-                select(Order.store_id)
-                .join(Shipment, Shipment.order_id == Order.id)
-                .where(
-                    Order.state.in_(POSTABLE_STATES),
-                    Shipment.posted_at.is_(None),
-                    Shipment.voided.is_(False),
-                    Shipment.attempts < settings.max_attempts,
-                    Shipment.created_at < quiet,
-                )
-                .distinct()
-            ).all()
-            messages += [(queues.MOVE_IN_PROCESS, (store_id,)) for store_id in move_stores]
-            messages += [(queues.POST_SHIPMENTS, (store_id,)) for store_id in post_stores]
-            report.moves, report.shipment_posts = len(move_stores), len(post_stores)
-        for task, args in messages:
-            dispatch.send(task, *args)
+            report.failed = fail_exhausted_submissions(session, clock)
+            report.resubmitted = resend_forgotten_submissions(session, clock)
+            report.cancels = resend_forgotten_cancels(session, clock)
+            report.moves = resend_waiting_moves(session, clock)
+            report.shipment_posts = resend_waiting_shipments(session, clock)
     if any(vars(report).values()):
         log.info("swept", **vars(report))
     return report
+
+
+def fail_exhausted_submissions(session: Session, clock: _Clock) -> int:
+    """Orders whose last attempt's lease ran out: ``failed``, and the merchant is told.
+
+    Locked, and the condition checked again under the lock: a submission recording its outcome
+    holds the row, and is skipped rather than overwritten.
+    """
+    exhausted = session.scalars(
+        select(Order)
+        .where(
+            Order.state == OrderState.SUBMITTING.value,
+            Order.next_attempt_at <= clock.now,
+            Order.attempts >= get_settings().max_attempts,
+        )
+        .order_by(Order.id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).all()
+    for order in exhausted:
+        transition(
+            session,
+            order,
+            OrderState.FAILED,
+            f"gave up after {order.attempts} attempts; last error: "
+            f"{order.last_error or 'the worker never reported back'}",
+        )
+        notes.later(session, order.id, notes.NoteKind.FAILED)
+    return len(exhausted)
+
+
+def resend_forgotten_submissions(session: Session, clock: _Clock) -> int:
+    """Received orders nobody picked up, and attempts whose retry time passed unnoticed."""
+    overdue = session.scalars(
+        select(Order.id).where(
+            clock.not_recently_sent(),
+            or_(
+                (Order.state == OrderState.RECEIVED.value) & (Order.updated_at < clock.quiet),
+                (Order.state == OrderState.SUBMITTING.value)
+                & (Order.next_attempt_at < clock.quiet),
+            ),
+        )
+    ).all()
+    _resend(session, clock, queues.SUBMIT_ORDER, overdue)
+    return len(overdue)
+
+
+def resend_forgotten_cancels(session: Session, clock: _Clock) -> int:
+    """Cancellations the warehouse has not answered, and late submissions not yet cancelled."""
+    cancels = session.scalars(
+        select(Order.id).where(
+            clock.not_recently_sent(),
+            Order.updated_at < clock.quiet,
+            or_(
+                (Order.state == OrderState.CANCEL_REQUESTED.value)
+                # The warehouse already answered "too late" or "considering it".
+                & ~exists().where(
+                    OrderEvent.order_id == Order.id,
+                    OrderEvent.kind == EventKind.CANCEL_ANSWER,
+                ),
+                landed_after_cancellation(),
+            ),
+        )
+    ).all()
+    _resend(session, clock, queues.CANCEL_ORDER, cancels)
+    return len(cancels)
+
+
+def _resend(session: Session, clock: _Clock, task: str, order_ids: list[int]) -> None:
+    """Send ``task`` again for each order; ``enqueued_at`` keeps the next pass from doubling it."""
+    if not order_ids:
+        return
+    session.execute(
+        update(Order)
+        .where(Order.id.in_(order_ids))
+        .values(enqueued_at=clock.now)
+        .execution_options(synchronize_session=False)
+    )
+    for order_id in order_ids:
+        followups.later(session, task, order_id)
+
+
+def resend_waiting_moves(session: Session, clock: _Clock) -> int:
+    """Stores with submitted orders not yet moved to "In Process"."""
+    stores = session.scalars(
+        select(Order.store_id)
+        .where(Order.state == OrderState.SUBMITTED.value, Order.updated_at < clock.quiet)
+        .distinct()
+    ).all()
+    for store_id in stores:
+        followups.later(session, queues.MOVE_IN_PROCESS, store_id)
+    return len(stores)
+
+
+def resend_waiting_shipments(session: Session, clock: _Clock) -> int:
+    """Stores with packages still to post to Order Desk."""
+    stores = session.scalars(
+        still_to_post(Order.store_id).where(Shipment.created_at < clock.quiet).distinct()
+    ).all()
+    for store_id in stores:
+        followups.later(session, queues.POST_SHIPMENTS, store_id)
+    return len(stores)
 
 
 def schedule_polls() -> list[int]:
@@ -150,18 +186,10 @@ def schedule_polls() -> list[int]:
         now = utcnow()
         with session_scope() as session:
             for store_id in due:
-                store = session.get(Store, store_id)
-                cursor = session.scalar(
-                    select(BackendCursor).where(
-                        BackendCursor.store_id == store_id, BackendCursor.backend == store.backend
-                    )
-                )
-                if cursor is None:
-                    cursor = BackendCursor(store_id=store_id, backend=store.backend)
-                    session.add(cursor)
+                store = session.get_one(Store, store_id)
+                cursor = cursor_row(session, store_id, store.backend)
                 cursor.next_poll_at = now + timedelta(seconds=store.poll_interval_seconds)
-        for store_id in due:
-            dispatch.send(queues.POLL_WAREHOUSE, store_id)
+                followups.later(session, queues.POLL_WAREHOUSE, store_id)
         _schedule_inventory(settings.inventory_interval_seconds)
         return due
 
@@ -172,8 +200,8 @@ def _schedule_inventory(interval: float) -> None:
         stores = session.execute(
             select(Store.id, Store.backend).where(Store.active.is_(True))
         ).all()
-    for store_id, backend in stores:
-        if not backend_class(backend).capabilities().inventory:
-            continue
-        if leases.acquire(f"inventory-due:{store_id}", leases.new_owner(), ttl=interval):
-            dispatch.send(queues.SYNC_INVENTORY, store_id)
+        for store_id, backend in stores:
+            if not backend_class(backend).capabilities().inventory:
+                continue
+            if leases.acquire(f"inventory-due:{store_id}", leases.new_owner(), ttl=interval):
+                followups.later(session, queues.SYNC_INVENTORY, store_id)

@@ -1,7 +1,12 @@
 """Everything a step needs to talk to one store's Order Desk and warehouse.
 
 Loaded from the ``stores`` row inside a short transaction, then used outside it, so a slow API
-call never pins a database connection. Secrets stay in this object and out of its ``repr``.
+call never pins a database connection. Secrets stay in this object and out of its ``repr``;
+they are decrypted when it is loaded, so a step loads its store once and passes the context on.
+
+The store row also caches the ids of the store's Order Desk folders (intake reads it to know the
+cancel folder). Every client made here shares that one cache: a miss asks Order Desk once, and
+the answer is written back to the row.
 """
 
 from __future__ import annotations
@@ -18,8 +23,6 @@ from bridge.backends.registry import backend_class, create_backend
 from bridge.db import session_scope
 from bridge.models import Store
 from bridge.orderdesk.client import OrderDeskClient
-from bridge.orderdesk.errors import FolderNotFound
-from bridge.orderdesk.records import StoreInfo
 from bridge.remote.ratelimit import RateLimiter, orderdesk_limiter, shared_bucket
 from bridge.stores.registry import StoreRegistry
 
@@ -35,7 +38,8 @@ class StoreContext:
     cancel_folder: str
     poll_interval_seconds: int
     active: bool
-    folders: dict[str, str]
+    # Folder name → id, shared with every Order Desk client of this context.
+    folders: dict[str, int]
     _api_key: str = field(repr=False)
     _backend_config: dict[str, Any] = field(repr=False)
 
@@ -52,7 +56,7 @@ class StoreContext:
             cancel_folder=store.cancel_folder,
             poll_interval_seconds=store.poll_interval_seconds,
             active=store.active,
-            folders=dict(store.orderdesk_folders or {}),
+            folders={name: int(fid) for name, fid in (store.orderdesk_folders or {}).items()},
             _api_key=registry.api_key(store),
             _backend_config=registry.backend_config(store),
         )
@@ -74,7 +78,16 @@ class StoreContext:
             self.orderdesk_store_id,
             self._api_key,
             limiter=orderdesk_limiter(self.orderdesk_store_id),
+            folders=self.folders,
+            on_folders=self._save_folders,
         )
+
+    def _save_folders(self, folders: dict[str, int]) -> None:
+        """Write the folder ids Order Desk just gave back to the store row's cache."""
+        with session_scope() as session:
+            store = session.get(Store, self.id)
+            if store is not None:
+                store.orderdesk_folders = {name: str(fid) for name, fid in folders.items()}
 
     def backend(self) -> WarehouseBackend:
         return create_backend(
@@ -102,32 +115,3 @@ class StoreContext:
         return shared_bucket(
             f"warehouse:{self.backend_name}:{credential}", capacity, capacity / per_seconds
         )
-
-    def folder_id(self, client: OrderDeskClient, name: str) -> int:
-        """The folder's id, from the store row's cache or (on a miss) from Order Desk.
-
-        Intake reads the same cache to recognise posts from the cancel folder, so a refresh is
-        written back to the row.
-        """
-        if name in self.folders:
-            return int(self.folders[name])
-        self.refresh_folders(client)
-        if name not in self.folders:
-            raise FolderNotFound(name, sorted(self.folders), store_id=self.orderdesk_store_id)
-        return int(self.folders[name])
-
-    def refresh_folders(self, client: OrderDeskClient) -> StoreInfo:
-        """One ``GET /store``: the folder ids are written back to the store row's cache.
-
-        Intake reads the same cache to recognise posts from the cancel folder. The store's
-        other facts (its time zone) come back to the caller, so nobody asks twice.
-        """
-        info = client.get_store()
-        folders = {folder: str(fid) for folder, fid in info.folders.items()}
-        with session_scope() as session:
-            store = session.get(Store, self.id)
-            if store is not None:
-                store.orderdesk_folders = folders
-        self.folders.clear()
-        self.folders.update(folders)
-        return info

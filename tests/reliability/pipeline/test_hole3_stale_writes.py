@@ -18,8 +18,9 @@ from bridge.backends.models import RemoteRef
 from bridge.db import new_session, session_scope
 from bridge.history import transition
 from bridge.models import Order, utcnow
-from bridge.pipeline.orderdesk_sync import move_in_process, post_shipments
+from bridge.pipeline.folders import move_in_process
 from bridge.pipeline.poll import poll_warehouse
+from bridge.pipeline.shipments import post_shipments
 from bridge.pipeline.submit import submit_order
 from bridge.pipeline.sweep import sweep
 from bridge.sim.warehouse import WarehouseSimulator

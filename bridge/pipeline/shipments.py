@@ -1,16 +1,15 @@
-"""Tell Order Desk what happened: folder moves, shipments, history notes.
+"""Post the warehouse's packages to Order Desk, and take back the ones whose label was voided.
 
-Per store, work is gathered and sent in as few calls as Order Desk allows (``move-orders`` and
-``batch-shipments`` take up to 100 items), because every call spends a token of the store's
-20-request bucket. A lease per store and step keeps two workers from pushing the same rows.
+Per store, packages go out in ``batch-shipments`` calls of up to 100 (every call spends a token
+of the store's request bucket); a lease per store keeps two workers from posting the same rows.
+Once Order Desk has the units, the order moves to ``partially_shipped`` or ``shipped``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import Any
 
-import structlog
-from sqlalchemy import exists, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from bridge.backends.coverage import coverage_status
@@ -18,19 +17,16 @@ from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
 from bridge.backends.models import NormalizedStatus, RemoteShipment, ShippedLine
 from bridge.db import session_scope
 from bridge.history import EventKind, record, transition
-from bridge.jobs import coalesce, dispatch, leases, queues
+from bridge.jobs import leases
 from bridge.metrics import SHIPMENTS_POSTED
-from bridge.models import Order, OrderEvent, Shipment, utcnow
+from bridge.models import Order, Shipment, utcnow
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.orderdesk.payload import Order as OrderDeskOrder
-from bridge.orderdesk.records import MoveResult, ShipmentIn, ShipmentItem, ShipmentResult
+from bridge.orderdesk.records import ShipmentIn, ShipmentItem, ShipmentResult
 from bridge.pipeline.labels import carrier_code, shipment_method
-from bridge.remote.errors import AmbiguousOutcome
 from bridge.settings import get_settings
 from bridge.states import OrderState, can_move
 from bridge.stores.context import StoreContext
-
-log = structlog.get_logger(__name__)
 
 MAX_ROUNDS = 10
 BATCH_ROWS = 500
@@ -45,155 +41,20 @@ POSTABLE_STATES = (
 )
 
 
-def move_in_process(store_id: int) -> int:
-    """Move every submitted order of the store to its "In Process" folder; return how many."""
-    moved = 0
-    coalesce.starting(queues.MOVE_IN_PROCESS, store_id)
-    with leases.held(f"move-in-process:{store_id}", ttl=300) as mine:
-        if not mine:
-            return 0
-        context = StoreContext.load(store_id)
-        with context.orderdesk() as client:
-            for _ in range(MAX_ROUNDS):
-                with session_scope() as session:
-                    rows = session.execute(
-                        select(Order.id, Order.orderdesk_order_id)
-                        .where(
-                            Order.store_id == store_id,
-                            Order.state == OrderState.SUBMITTED.value,
-                        )
-                        .order_by(Order.id)
-                        .limit(BATCH_ROWS)
-                    ).all()
-                if not rows:
-                    break
-                folder = context.folder_id(client, context.in_process_folder)
-                results = client.move_orders([od_id for _, od_id in rows], folder_id=folder)
-                by_od_id = {od_id: row_id for row_id, od_id in rows}
-                done = _record_moves(context, by_od_id, results)
-                moved += done
-                if done == 0:
-                    break
-    if moved:
-        dispatch.send(queues.POST_SHIPMENTS, store_id)
-    return moved
-
-
-def _record_moves(
-    context: StoreContext, by_od_id: dict[str, int], results: Iterable[MoveResult]
-) -> int:
-    done = 0
-    with session_scope() as session:
-        # Locked in id order (as every step that locks several orders does), then re-checked.
-        orders = {
-            order.id: order
-            for order in session.scalars(
-                select(Order)
-                .where(Order.id.in_(by_od_id.values()))
-                .order_by(Order.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        }
-        for result in results:
-            order = orders.get(by_od_id[result.order_id])
-            if order is None or order.state != OrderState.SUBMITTED.value:
-                continue
-            if result.ok:
-                transition(
-                    session,
-                    order,
-                    OrderState.IN_PROCESS,
-                    f'moved to "{context.in_process_folder}" in Order Desk',
-                )
-                done += 1
-            else:
-                order.last_error = f"move to {context.in_process_folder} refused: {result.message}"
-                record(session, order, EventKind.ERROR, order.last_error)
-    return done
-
-
-NOTES = {
-    "submitted": "orderdesk-bridge sent this order to the warehouse ({backend}), reference {ref}.",
-    "parked": (
-        "orderdesk-bridge did not send this order to the warehouse: {reason} "
-        "Correct the order and post it again to retry."
-    ),
-    "failed": (
-        "orderdesk-bridge could not send this order to the warehouse after {attempts} attempts "
-        "({error}). The 3PL has been alerted; it will be retried by hand."
-    ),
-    "cancelled": "orderdesk-bridge cancelled this order at the warehouse.",
-    "cancel_too_late": (
-        "orderdesk-bridge asked the warehouse to cancel this order, but it is too late: {detail}"
-    ),
-}
-
-
-def add_history_note(order_id: int, kind: str, detail: str = "") -> bool:
-    """Write one history line on the Order Desk order, once per kind (the event log remembers)."""
-    with session_scope() as session:
-        order = session.get(Order, order_id)
-        if order is None:
-            return False
-        already = session.scalar(
-            select(
-                exists().where(
-                    OrderEvent.order_id == order_id,
-                    OrderEvent.kind == EventKind.ORDERDESK_NOTE,
-                    OrderEvent.message == kind,
-                )
-            )
+def still_to_post(*columns: Any) -> Select[Any]:
+    """``columns`` of the packages still to post: of a postable order, not posted, not voided,
+    attempts left. The shipment step posts them; the sweeper looks for stores that have some."""
+    return (
+        select(*columns)
+        .select_from(Shipment)
+        .join(Order, Shipment.order_id == Order.id)
+        .where(
+            Order.state.in_(POSTABLE_STATES),
+            Shipment.posted_at.is_(None),
+            Shipment.voided.is_(False),
+            Shipment.attempts < get_settings().max_attempts,
         )
-        if already:
-            return False
-        text = NOTES[kind].format(
-            backend=order.store.backend,
-            ref=order.warehouse_ref or "unknown",
-            reason=(order.reason or "").rstrip(".") + ".",
-            attempts=order.attempts,
-            error=order.last_error or "no error recorded",
-            detail=detail,
-        )
-        od_id, store_id = order.orderdesk_order_id, order.store_id
-    context = StoreContext.load(store_id)
-    outcome = "sent"
-    with context.orderdesk() as client:
-        try:
-            client.add_history_note(od_id, text)
-        except AmbiguousOutcome:
-            # Sending again could duplicate the note; an unclear note is not worth that.
-            outcome = "unclear"
-    with session_scope() as session:
-        order = session.get(Order, order_id)
-        record(session, order, EventKind.ORDERDESK_NOTE, kind, outcome=outcome, note=text)
-    return True
-
-
-def park_in_orderdesk(order_id: int) -> None:
-    """Make a parked order visible to the merchant: a history note, and the error folder if set."""
-    add_history_note(order_id, "parked")
-    with session_scope() as session:
-        order = session.get(Order, order_id)
-        if order is None or order.state != OrderState.REJECTED.value:
-            return
-        od_id, store_id = order.orderdesk_order_id, order.store_id
-    context = StoreContext.load(store_id)
-    if not context.error_folder:
-        return
-    with context.orderdesk() as client:
-        folder = context.folder_id(client, context.error_folder)
-        [result] = client.move_orders([od_id], folder_id=folder)
-    with session_scope() as session:
-        order = session.get(Order, order_id)
-        record(
-            session,
-            order,
-            EventKind.ORDERDESK_MOVE,
-            f'moved to "{context.error_folder}"'
-            if result.ok
-            else f"move refused: {result.message}",
-        )
+    )
 
 
 def _shipment_in(shipment: Shipment, od_order_id: str) -> ShipmentIn:
@@ -215,7 +76,6 @@ def _shipment_in(shipment: Shipment, od_order_id: str) -> ShipmentIn:
 
 def post_shipments(store_id: int) -> int:
     """Post every unposted package of the store's moved orders; return how many landed."""
-    settings = get_settings()
     posted = 0
     with leases.held(f"post-shipments:{store_id}", ttl=300) as mine:
         if not mine:
@@ -225,15 +85,8 @@ def post_shipments(store_id: int) -> int:
             for _ in range(MAX_ROUNDS):
                 with session_scope() as session:
                     rows = session.execute(
-                        select(Shipment, Order.orderdesk_order_id)
-                        .join(Order, Shipment.order_id == Order.id)
-                        .where(
-                            Order.store_id == store_id,
-                            Order.state.in_(POSTABLE_STATES),
-                            Shipment.posted_at.is_(None),
-                            Shipment.voided.is_(False),
-                            Shipment.attempts < settings.max_attempts,
-                        )
+                        still_to_post(Shipment, Order.orderdesk_order_id)
+                        .where(Order.store_id == store_id)
                         .order_by(Shipment.id)
                         .limit(BATCH_ROWS)
                     ).all()
@@ -297,11 +150,11 @@ def _record_posts(shipment_ids: list[int], results: list[ShipmentResult]) -> int
                     package_id=shipment.package_id,
                 )
         for order_id in touched:
-            advance_shipping_state(session, orders[order_id])
+            _advance_shipping_state(session, orders[order_id])
     return landed
 
 
-def advance_shipping_state(session: Session, order: Order) -> None:
+def _advance_shipping_state(session: Session, order: Order) -> None:
     """Move the order to partially_shipped / shipped by the units Order Desk now has."""
     posted = [s for s in order.shipments if s.posted_at is not None and not s.voided]
     if not posted:
