@@ -16,13 +16,14 @@ import structlog
 from celery import Task
 
 from bridge.backends import errors as backend_errors
-from bridge.jobs import leases, queues
+from bridge.jobs import followups, leases, queues
+from bridge.jobs.celery_config import MAX_COUNTDOWN, TASK_TIME_LIMIT
 from bridge.metrics import TASK_SECONDS
 from bridge.ops import retention
 from bridge.orderdesk import errors as orderdesk_errors
 from bridge.pipeline import cancel, inventory, orderdesk_sync, poll, reconcile, submit, sweep
 from bridge.remote.ratelimit import RateLimitError
-from workers.celery_app import MAX_COUNTDOWN, TASK_TIME_LIMIT, app
+from workers.celery_app import app
 
 log = structlog.get_logger(__name__)
 
@@ -146,5 +147,6 @@ def retention_task() -> dict[str, object]:
             return {"skipped": "another retention run holds the lease"}
         report = retention.prune(time_budget=RETENTION_BUDGET_SECONDS)
     if not report.complete:
-        retention_task.apply_async(countdown=60)
+        # No transaction of its own to follow: the pruning committed batch by batch.
+        followups.publish([followups.Message(queues.RETENTION, (), countdown=60)])
     return {**vars(report), "cutoff": report.cutoff.isoformat()}

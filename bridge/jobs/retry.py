@@ -1,8 +1,8 @@
 """When to try again: capped exponential backoff with jitter, one policy for every step.
 
-The cap stays below the broker's visibility timeout (workers/celery_app.py), so a delayed retry
-is never redelivered to a second worker while the first still waits on it. Jitter keeps orders
-that failed together (a warehouse outage) from all coming back in the same second.
+The cap stays below the broker's visibility timeout (``bridge/jobs/celery_config.py``), so a
+delayed retry is never redelivered to a second worker while the first still waits on it. Jitter
+keeps orders that failed together (a warehouse outage) from all coming back in the same second.
 """
 
 from __future__ import annotations
