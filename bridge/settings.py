@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=10.0, gt=0)
     retry_max_seconds: float = Field(default=300.0, gt=0, le=600)
     submit_linger_seconds: float = Field(default=0.5, ge=0, le=1.0)
-    # The worker stops a submit task at 80 % of this (at most 300 s): see workers/celery_app.py.
+    # The worker stops a submit task at 80 % of this (at most 300 s): bridge/jobs/celery_config.py.
     submit_lease_seconds: float = Field(default=360.0, gt=0)
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
     sweep_grace_seconds: float = Field(default=60.0, ge=0)

@@ -17,6 +17,8 @@ from sqlalchemy import text
 
 from bridge import crypto, db, migrate, settings
 from bridge.intake.storecache import store_cache
+from bridge.jobs import dispatch
+from bridge.jobs.celery_config import CelerySender
 from bridge.models import Base
 from bridge.remote import ratelimit
 
@@ -39,6 +41,14 @@ def create_pg_database() -> str:
 def drop_pg_database(name: str) -> None:
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", autouse=True)
+def message_sender() -> Iterator[None]:
+    """Messages go through Celery to the broker each test's settings name, as in production."""
+    previous = dispatch.install_sender(CelerySender())
+    yield
+    dispatch.install_sender(previous)
 
 
 @pytest.fixture(scope="session")

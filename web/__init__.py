@@ -13,6 +13,8 @@ import structlog
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bridge.jobs.celery_config import CelerySender
+from bridge.jobs.dispatch import install_sender
 from bridge.logs import configure_logging
 from bridge.settings import Settings, get_settings
 
@@ -22,6 +24,8 @@ log = structlog.get_logger(__name__)
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
     configure_logging(settings)
+    # The intake and the admin actions publish their follow-up work through this.
+    install_sender(CelerySender())
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["BRIDGE_SETTINGS"] = settings

@@ -19,7 +19,8 @@ from sqlalchemy import text
 
 from bridge.crypto import SecretError
 from bridge.db import get_engine, session_scope
-from bridge.settings import SettingsError
+from bridge.jobs.celery_config import publishing_app
+from bridge.settings import SettingsError, get_settings
 from bridge.stores.registry import StoreRegistry
 
 bp = Blueprint("health", __name__)
@@ -63,10 +64,8 @@ def _check_database() -> str | None:
 
 
 def _check_broker() -> str | None:
-    from workers.celery_app import app as celery_app
-
     try:
-        with celery_app.connection_for_write() as conn:
+        with publishing_app(get_settings()).connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         return f"broker unreachable: {type(exc).__name__}"

@@ -21,8 +21,9 @@ from werkzeug.formparser import FormDataParser
 
 from bridge.intake.handler import handle
 from bridge.intake.request import IntakeRequest
-from bridge.intake.result import TOO_LARGE, Enqueue, IntakeResult
-from bridge.jobs import dispatch
+from bridge.intake.result import TOO_LARGE, IntakeResult
+from bridge.jobs import followups
+from bridge.jobs.followups import Message
 from bridge.metrics import WEBHOOK_SECONDS, WEBHOOKS
 from bridge.orderdesk.webhook import ORDER_FIELD, STORE_HEADER
 from bridge.settings import Settings
@@ -38,28 +39,30 @@ BROKER_DOWN_SECONDS = 10.0
 
 
 class Publisher:
-    """Sends committed work to Celery once the answer has gone out, in the same worker thread.
+    """Publishes the intake's committed follow-up work once the answer has gone out.
 
-    The work runs in the WSGI ``close`` of the response: Order Desk already has its 200 by then,
-    so even a dead broker's slow refusal costs it nothing. It runs on the request's own thread
-    rather than a background pool, which spares every webhook a thread hand-off.
+    The work runs in the WSGI ``close`` of the response, on the request's own thread: Order Desk
+    already has its 200 by then, so even a dead broker's slow refusal costs it nothing, and no
+    webhook pays for a thread hand-off. After a refusal the broker is left alone for a while.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._down_until = 0.0
 
-    def publish_after(self, response: Response, jobs: Sequence[Enqueue]) -> None:
-        if jobs:
-            response.call_on_close(lambda: self.send(list(jobs)))
+    def publish_after(self, response: Response, messages: Sequence[Message]) -> None:
+        if messages:
+            response.call_on_close(lambda: self.send(list(messages)))
 
-    def send(self, jobs: list[Enqueue]) -> None:
-        for task_name, args in jobs:
+    def send(self, messages: list[Message]) -> None:
+        for message in messages:
             with self._lock:
                 broker_down = time.monotonic() < self._down_until
             if broker_down:
-                log.warning("enqueue_skipped", reason="broker down", task=task_name, args=args)
-            elif not dispatch.send(task_name, *args):
+                log.warning(
+                    "enqueue_skipped", reason="broker down", task=message.task, args=message.args
+                )
+            elif not all(followups.publish([message])):
                 with self._lock:
                     self._down_until = time.monotonic() + BROKER_DOWN_SECONDS
 
@@ -126,7 +129,7 @@ def orderdesk_webhook() -> tuple[Response, int]:
     response = jsonify(result.body)
     if result.retry_after:
         response.headers["Retry-After"] = str(result.retry_after)
-    publisher.publish_after(response, result.enqueue)
+    publisher.publish_after(response, result.follow_ups)
     return response, result.status
 
 

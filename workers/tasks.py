@@ -16,7 +16,8 @@ from typing import Any
 import structlog
 from celery import Task
 
-from bridge.jobs import leases, queues
+from bridge.jobs import followups, leases, queues
+from bridge.jobs.celery_config import TASK_TIME_LIMIT
 from bridge.jobs.retry import RETRYABLE, delay_after, task_max_retries
 from bridge.metrics import TASK_SECONDS
 from bridge.ops import retention
@@ -32,7 +33,7 @@ from bridge.pipeline import (
     submit,
     sweep,
 )
-from workers.celery_app import TASK_TIME_LIMIT, app
+from workers.celery_app import app
 
 log = structlog.get_logger(__name__)
 
@@ -159,5 +160,6 @@ def retention_task() -> dict[str, object]:
             return {"skipped": "another retention run holds the lease"}
         report = retention.prune(time_budget=RETENTION_BUDGET_SECONDS)
     if not report.complete:
-        retention_task.apply_async(countdown=60)
+        # No transaction of its own to follow: the pruning committed batch by batch.
+        followups.publish([followups.Message(queues.RETENTION, (), countdown=60)])
     return {**vars(report), "cutoff": report.cutoff.isoformat()}

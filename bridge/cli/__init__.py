@@ -9,6 +9,8 @@ import click
 from bridge import __version__
 from bridge.accounts.users import AdminUserError
 from bridge.crypto import SecretError, new_secret_key
+from bridge.jobs.celery_config import CelerySender
+from bridge.jobs.dispatch import install_sender
 from bridge.logs import configure_logging
 from bridge.ops.operations import OperationError
 from bridge.settings import SettingsError, get_settings
@@ -41,6 +43,9 @@ def main(ctx: click.Context) -> None:
             return
         raise
     configure_logging(settings)
+    # Commands that publish (`bridge orders retry`, `bridge dev`) send through the broker the
+    # settings name; the Celery app itself is only built on the first message.
+    install_sender(CelerySender())
 
 
 @main.group("secret-key", invoke_without_command=True)

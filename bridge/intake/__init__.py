@@ -5,7 +5,7 @@ arrives many times, sometimes concurrently. The guarantee rests on PostgreSQL al
 inserted with ``ON CONFLICT DO NOTHING`` (unique on store + Order Desk id, and on the idempotency
 key made of them) together with the webhook's receipt, and a request that finds the row already
 there locks it and decides what the repeat means. Work for Celery is only *described*
-(``IntakeResult.enqueue``): the caller publishes it after the commit, and the sweeper covers a
+(``IntakeResult.follow_ups``): the caller publishes it after the commit, and the sweeper covers a
 publish that never happens.
 
 ``handler.handle`` is the entry point, and knows nothing of Flask: ``web/intake.py`` reads the

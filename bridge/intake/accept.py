@@ -37,6 +37,7 @@ from bridge.intake.result import ACCEPTED, IntakeResult
 from bridge.intake.rows import clean, order_row_values, receipt_values
 from bridge.intake.storecache import store_cache
 from bridge.jobs import queues
+from bridge.jobs.followups import Message
 from bridge.orderdesk.webhook import (
     HASH_HEADER,
     STORE_HEADER,
@@ -118,7 +119,7 @@ def accept_for_known_store(request: IntakeRequest) -> IntakeResult | None:
         return None
     count_arrival()
     result.order_row_id = new_id
-    result.enqueue = [(queues.SUBMIT_ORDER, (new_id,))]
+    result.follow_ups = [Message(queues.SUBMIT_ORDER, (new_id,))]
     return result
 
 

@@ -25,11 +25,11 @@ from bridge.intake.result import (
     CANCEL_REQUESTED,
     DUPLICATE,
     PARKED,
-    Enqueue,
     IntakeResult,
 )
 from bridge.intake.rows import order_row_values
 from bridge.jobs import queues
+from bridge.jobs.followups import Message
 from bridge.models import Order, Store
 from bridge.orderdesk.webhook import ParsedOrder
 from bridge.states import TERMINAL, OrderState, can_move
@@ -80,8 +80,8 @@ class Decision:
         new_id = self._insert()
         if new_id is not None and not cancel and not self.unfulfillable:
             # The busy path: nothing more to change, so no ORM object is loaded at all.
-            enqueue: list[Enqueue] = [(queues.SUBMIT_ORDER, (new_id,))]
-            return self._finish(new_id, ACCEPTED, enqueue=enqueue)
+            follow_ups: list[Message] = [Message(queues.SUBMIT_ORDER, (new_id,))]
+            return self._finish(new_id, ACCEPTED, follow_ups=follow_ups)
         order = self._load(new_id)
         if new_id is not None:
             if cancel:
@@ -114,7 +114,9 @@ class Decision:
                 return self._park(order, None)
             transition(self.session, order, OrderState.RECEIVED, "re-sent with a correction")
             order.reason = None
-            return self._answer(order, ACCEPTED, enqueue=[(queues.SUBMIT_ORDER, (order.id,))])
+            return self._answer(
+                order, ACCEPTED, follow_ups=[Message(queues.SUBMIT_ORDER, (order.id,))]
+            )
         order.changed_after_submission = True
         order.orderdesk_updated_at = self.parsed.order.date_updated[:32]
         record(
@@ -173,7 +175,7 @@ class Decision:
             order,
             PARKED,
             reason=reason,
-            enqueue=[(queues.PARK_IN_ORDERDESK, (order.id,))],
+            follow_ups=[Message(queues.PARK_IN_ORDERDESK, (order.id,))],
         )
 
     def _cancel_known(self, order: Order) -> IntakeResult:
@@ -189,7 +191,7 @@ class Decision:
         if can_move(state, OrderState.CANCEL_REQUESTED):
             transition(self.session, order, OrderState.CANCEL_REQUESTED, "cancelled in Order Desk")
             return self._answer(
-                order, CANCEL_REQUESTED, enqueue=[(queues.CANCEL_ORDER, (order.id,))]
+                order, CANCEL_REQUESTED, follow_ups=[Message(queues.CANCEL_ORDER, (order.id,))]
             )
         if state in TERMINAL or state is OrderState.PARTIALLY_SHIPPED:
             reason = f"order {self.od_id} is already {state.value}; it can no longer be cancelled"
@@ -213,9 +215,9 @@ class Decision:
         outcome: str,
         *,
         reason: str | None = None,
-        enqueue: list[Enqueue] | None = None,
+        follow_ups: list[Message] | None = None,
     ) -> IntakeResult:
-        return self._finish(order.id, outcome, reason=reason, enqueue=enqueue)
+        return self._finish(order.id, outcome, reason=reason, follow_ups=follow_ups)
 
     def _finish(
         self,
@@ -223,7 +225,7 @@ class Decision:
         outcome: str,
         *,
         reason: str | None = None,
-        enqueue: list[Enqueue] | None = None,
+        follow_ups: list[Message] | None = None,
     ) -> IntakeResult:
         body: dict[str, Any] = {"result": outcome, "order_id": self.od_id}
         if reason is not None:
@@ -233,7 +235,7 @@ class Decision:
             body,
             outcome,
             order_row_id=order_row_id,
-            enqueue=enqueue or [],
+            follow_ups=follow_ups or [],
             reason=reason or "",
         )
         return self.finish(result)

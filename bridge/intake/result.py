@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.jobs.followups import Message
+
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
 PARKED = "parked"
@@ -21,19 +23,16 @@ UNAVAILABLE = "unavailable"
 THROTTLED = "throttled"
 TOO_LARGE = "too_large"
 
-# A Celery task's name and its arguments.
-Enqueue = tuple[str, tuple[Any, ...]]
-
 
 @dataclass
 class IntakeResult:
-    """The answer for Order Desk plus the work to publish once the transaction is committed."""
+    """The answer for Order Desk plus the follow-up work to publish once it is committed."""
 
     status: int
     body: dict[str, Any]
     outcome: str
     order_row_id: int | None = None
-    enqueue: list[Enqueue] = field(default_factory=list)
+    follow_ups: list[Message] = field(default_factory=list)
     store_id: str = ""
     orderdesk_order_id: str = ""
     reason: str = ""

@@ -28,7 +28,7 @@ class TrustedIntake:
 def take_trusted(session: Session, store: Store, parsed: ParsedOrder) -> TrustedIntake:
     """Decide ``parsed`` for ``store`` in the caller's transaction, writing no receipt.
 
-    The caller publishes ``result.enqueue`` after the commit, as the web layer does.
+    The caller declares ``result.follow_ups`` in its transaction (``followups.later``).
     """
 
     def named(result: IntakeResult) -> IntakeResult:

@@ -10,25 +10,35 @@ TTL at most (and the sweeper catches it anyway).
 
 from __future__ import annotations
 
+from enum import Enum
+
 from bridge.jobs import dispatch, leases
 
 SLACK_SECONDS = 30.0
+
+
+class Trigger(Enum):
+    """What one trigger did."""
+
+    SENT = "sent"  # this trigger sent the run
+    PENDING = "pending"  # a run was already scheduled; it covers this trigger too
+    FAILED = "failed"  # the broker refused the message; the lease is released again
 
 
 def _name(task: str, row_id: int) -> str:
     return f"pending:{task}:{row_id}"
 
 
-def schedule_once(task: str, row_id: int, delay: float) -> bool:
-    """Send ``task(row_id)`` in ``delay`` seconds unless one is already pending; True if sent."""
+def schedule_once(task: str, row_id: int, delay: float) -> Trigger:
+    """Send ``task(row_id)`` in ``delay`` seconds unless one is already pending."""
     name = _name(task, row_id)
     owner = leases.new_owner()
     if not leases.acquire(name, owner, ttl=delay + SLACK_SECONDS):
-        return False
+        return Trigger.PENDING
     if dispatch.send(task, row_id, countdown=delay):
-        return True
+        return Trigger.SENT
     leases.release(name, owner)
-    return False
+    return Trigger.FAILED
 
 
 def starting(task: str, row_id: int) -> None:

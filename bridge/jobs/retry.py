@@ -6,9 +6,10 @@ shared rate limiter failing, a dropped connection. Anything else is a refusal or
 repeat cannot fix.
 
 The delay is capped exponential backoff with jitter, and never shorter than the wait a server
-asked for. The cap stays below the broker's visibility timeout (workers/celery_app.py), so a
-delayed retry is never redelivered to a second worker while the first still waits on it. Jitter
-keeps orders that failed together (a warehouse outage) from all coming back in the same second.
+asked for. The cap stays below the broker's visibility timeout (``bridge/jobs/celery_config.py``),
+so a delayed retry is never redelivered to a second worker while the first still waits on it.
+Jitter keeps orders that failed together (a warehouse outage) from all coming back in the same
+second.
 """
 
 from __future__ import annotations

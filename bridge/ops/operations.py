@@ -1,9 +1,10 @@
 """What a person can do to orders, shared by ``bridge orders`` and the admin pages.
 
 Both front ends call these functions and only format the answers, so a retry from a terminal and
-a retry from the browser leave the same history. Actions open their own transaction and publish
-their Celery message only after it commits (the row is the truth; a lost message is re-sent by
-the sweeper). A refusal is an ``OperationError`` whose message is one sentence for the operator.
+a retry from the browser leave the same history. Actions open their own transaction and declare
+their message in it (``followups.later``): it goes out only after the commit (the row is the
+truth; a lost message is re-sent by the sweeper). A refusal is an ``OperationError`` whose
+message is one sentence for the operator.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bridge.db import session_scope
 from bridge.history import transition
-from bridge.jobs import dispatch, queues
+from bridge.jobs import followups, queues
 from bridge.models import Order, OrderEvent, Shipment, Store, WebhookReceipt, utcnow
 from bridge.states import TERMINAL, OrderState, can_move
 
@@ -207,8 +208,10 @@ def retry_order(ref: str | int, actor: str) -> ActionResult:
         # The message goes out right after commit; keep the sweeper from doubling it.
         order.enqueued_at = utcnow()
         order_id = order.id
-    enqueued = dispatch.submit_order(order_id)
-    return ActionResult(order_id, name, OrderState.RECEIVED.value, "sent for submission", enqueued)
+        delivery = followups.later(session, queues.SUBMIT_ORDER, order_id)
+    return ActionResult(
+        order_id, name, OrderState.RECEIVED.value, "sent for submission", delivery.sent
+    )
 
 
 def request_cancel(ref: str | int, actor: str) -> ActionResult:
@@ -227,7 +230,7 @@ def request_cancel(ref: str | int, actor: str) -> ActionResult:
             message = f"cancelled by {actor} while parked"
             transition(session, order, OrderState.CANCELLED, message, actor=actor)
             order.reason = message
-            target, send = OrderState.CANCELLED, False
+            target, delivery = OrderState.CANCELLED, None
         elif can_move(state, OrderState.CANCEL_REQUESTED):
             transition(
                 session,
@@ -236,7 +239,8 @@ def request_cancel(ref: str | int, actor: str) -> ActionResult:
                 f"cancel requested by {actor}",
                 actor=actor,
             )
-            target, send = OrderState.CANCEL_REQUESTED, True
+            target = OrderState.CANCEL_REQUESTED
+            delivery = followups.later(session, queues.CANCEL_ORDER, order.id)
         elif state in TERMINAL or state is OrderState.PARTIALLY_SHIPPED:
             raise OperationError(f"order {name} is already {state.value}; it cannot be cancelled")
         else:
@@ -245,7 +249,6 @@ def request_cancel(ref: str | int, actor: str) -> ActionResult:
                 "holds it, so cancel it at the warehouse, or retry it and then cancel"
             )
         order_id = order.id
-    if not send:
+    if delivery is None:
         return ActionResult(order_id, name, target.value, "cancelled (it was parked)", None)
-    enqueued = dispatch.send(queues.CANCEL_ORDER, order_id)
-    return ActionResult(order_id, name, target.value, "the warehouse is being asked", enqueued)
+    return ActionResult(order_id, name, target.value, "the warehouse is being asked", delivery.sent)

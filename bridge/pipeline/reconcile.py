@@ -28,7 +28,7 @@ from sqlalchemy import select
 from bridge.db import session_scope
 from bridge.history import EventKind, record
 from bridge.intake import trusted
-from bridge.jobs import dispatch, leases, queues
+from bridge.jobs import followups, leases, queues
 from bridge.metrics import ORDERS_RECOVERED
 from bridge.models import Order, ReconcileCursor, Store, utcnow
 from bridge.orderdesk.client import OrderDeskClient
@@ -89,8 +89,8 @@ def schedule_reconciles() -> list[int]:
         store_ids = list(
             session.scalars(select(Store.id).where(Store.active.is_(True)).order_by(Store.id))
         )
-    for store_id in store_ids:
-        dispatch.send(queues.RECONCILE_STORE, store_id)
+        for store_id in store_ids:
+            followups.later(session, queues.RECONCILE_STORE, store_id)
     return store_ids
 
 
@@ -205,8 +205,8 @@ class _Pass:
                     outcome=result.outcome,
                     folder_id=str(raw.get("folder_id", "")),
                 )
-        for task_name, args in result.enqueue:
-            dispatch.send(task_name, *args)
+            for message in result.follow_ups:
+                followups.later(session, message.task, *message.args, countdown=message.countdown)
         if taken.inserted:
             self.report.recovered += 1
             ORDERS_RECOVERED.labels(result.outcome).inc()

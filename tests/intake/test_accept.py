@@ -16,6 +16,7 @@ from bridge.intake.handler import handle
 from bridge.intake.request import IntakeRequest
 from bridge.intake.result import IntakeResult
 from bridge.intake.storecache import store_cache
+from bridge.jobs.followups import Message
 from bridge.models import Order, WebhookReceipt
 from bridge.settings import get_settings
 from bridge.stores.registry import StoreRegistry
@@ -91,7 +92,7 @@ def test_fast_and_full_paths_write_the_same_order_and_receipt(store: str) -> Non
         full.body | {"order_id": "900002"},
         "accepted",
     )
-    assert fast.enqueue == [("bridge.submit_order", (fast.order_row_id,))]
+    assert fast.follow_ups == [Message("bridge.submit_order", (fast.order_row_id,))]
     by_full = _columns(Order, orderdesk_order_id="900001")
     by_fast = _columns(Order, orderdesk_order_id="900002")
     assert by_fast["id"] == fast.order_row_id

@@ -15,6 +15,7 @@ from bridge.intake.handler import handle
 from bridge.intake.request import IntakeRequest
 from bridge.intake.result import IntakeResult
 from bridge.jobs import queues
+from bridge.jobs.followups import Message
 from bridge.models import Store
 from tests.intake.conftest import (
     CANCEL_FOLDER_ID,
@@ -47,8 +48,8 @@ def test_new_order_enqueues_one_submission_and_a_duplicate_none(store: str) -> N
     first = _handle(fixture_text("typical"))
     again = _handle(fixture_text("typical"))
 
-    assert first.enqueue == [(queues.SUBMIT_ORDER, (first.order_row_id,))]
-    assert (again.outcome, again.enqueue, again.order_row_id) == (
+    assert first.follow_ups == [Message(queues.SUBMIT_ORDER, (first.order_row_id,))]
+    assert (again.outcome, again.follow_ups, again.order_row_id) == (
         "duplicate",
         [],
         first.order_row_id,
@@ -59,7 +60,7 @@ def test_parked_order_enqueues_the_park_task(store: str) -> None:
     result = _handle(fixture_text("no-ship-to"))
 
     assert result.outcome == "parked"
-    assert result.enqueue == [(queues.PARK_IN_ORDERDESK, (result.order_row_id,))]
+    assert result.follow_ups == [Message(queues.PARK_IN_ORDERDESK, (result.order_row_id,))]
 
 
 def test_reopened_order_enqueues_a_submission(store: str) -> None:
@@ -73,7 +74,7 @@ def test_reopened_order_enqueues_a_submission(store: str) -> None:
     result = _handle(fixed)
 
     assert result.outcome == "accepted"
-    assert result.enqueue == [(queues.SUBMIT_ORDER, (result.order_row_id,))]
+    assert result.follow_ups == [Message(queues.SUBMIT_ORDER, (result.order_row_id,))]
 
 
 def test_cancel_of_a_known_order_enqueues_the_cancel_task(store: str) -> None:
@@ -82,20 +83,20 @@ def test_cancel_of_a_known_order_enqueues_the_cancel_task(store: str) -> None:
     result = _handle(_text("typical", folder_id=CANCEL_FOLDER_ID))
 
     assert result.outcome == "cancel_requested"
-    assert result.enqueue == [(queues.CANCEL_ORDER, (accepted.order_row_id,))]
+    assert result.follow_ups == [Message(queues.CANCEL_ORDER, (accepted.order_row_id,))]
 
 
 def test_cancel_before_arrival_enqueues_nothing(store: str) -> None:
     result = _handle(_text("typical", folder_id=CANCEL_FOLDER_ID))
 
-    assert (result.outcome, result.enqueue) == ("cancel_requested", [])
+    assert (result.outcome, result.follow_ups) == ("cancel_requested", [])
 
 
 def test_refusals_enqueue_nothing_and_name_the_store(store: str) -> None:
     text = fixture_text("typical")
     result = _handle(text, {"X-Order-Desk-Store-Id": STORE_ID, "X-Order-Desk-Hash": "00"})
 
-    assert (result.status, result.enqueue, result.order_row_id) == (403, [], None)
+    assert (result.status, result.follow_ups, result.order_row_id) == (403, [], None)
     assert (result.store_id, result.orderdesk_order_id) == (STORE_ID, "48211937")
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from bridge.db import session_scope
 from bridge.history import EventKind, transition
 from bridge.jobs import retry
+from bridge.jobs.celery_config import MAX_COUNTDOWN, VISIBILITY_TIMEOUT
 from bridge.jobs.retry import RETRYABLE, backoff_seconds, delay_after, is_retryable
 from bridge.models import Order, OrderEvent
 from bridge.orderdesk.errors import FolderNotFound, Rejected
@@ -26,7 +27,6 @@ from bridge.states import OrderState
 from tests.conftest import reset_caches
 from tests.pipeline.conftest import order_row
 from workers import tasks
-from workers.celery_app import MAX_COUNTDOWN, VISIBILITY_TIMEOUT
 
 
 def _spread(attempt: int, samples: int = 40, **kwargs: float) -> tuple[float, float]:

@@ -23,7 +23,6 @@ from bridge.cli import main
 from bridge.db import session_scope
 from bridge.history import transition
 from bridge.models import Order, Shipment, WebhookReceipt, utcnow
-from bridge.settings import get_settings
 from bridge.sim.orderdesk import OrderDeskSimulator
 from bridge.sim.warehouse import WarehouseSimulator
 from bridge.states import OrderState
@@ -79,16 +78,9 @@ def order_row(order_id: int) -> Order:
 
 @pytest.fixture
 def broker(redis_url: str, bridge_env: pytest.MonkeyPatch) -> str:
-    """Celery publishes to the test Redis, where tests count the messages.
-
-    The Celery app reads its broker URL when ``workers.celery_app`` is first imported, which may
-    have happened earlier in the session with another URL; give the dispatcher a fresh app.
-    """
+    """Celery publishes to the test Redis, where tests count the messages."""
     bridge_env.setenv("BRIDGE_BROKER_URL", redis_url)
     reset_caches()
-    from workers import celery_app
-
-    bridge_env.setattr(celery_app, "app", celery_app.make_celery(get_settings()))
     return redis_url
 
 

@@ -8,6 +8,7 @@ from bridge.db import session_scope
 from bridge.jobs import queues
 from bridge.ops import operations
 from bridge.states import OrderState
+from tests.conftest import reset_caches
 from tests.ops.conftest import STORE_ID, SeedOrder, order_row, queued_tasks
 
 
@@ -62,6 +63,22 @@ def test_cancel_request_asks_the_warehouse(seed_order: SeedOrder, broker: str) -
     assert order.state == OrderState.CANCEL_REQUESTED.value
     assert order.events[-1].detail == {"actor": "admin"}
     assert queued_tasks(broker, queues.QUEUE_INTAKE) == [queues.CANCEL_ORDER]
+
+
+def test_a_retry_while_the_broker_is_down_is_kept_and_says_so(
+    seed_order: SeedOrder, bridge_env: pytest.MonkeyPatch
+) -> None:
+    """The row is the truth: the retry commits, the answer says the message did not go out, and
+    ``enqueued_at`` stays set so the sweeper re-sends it once it is due again."""
+    order_id = seed_order(OrderState.FAILED, attempts=8)
+    bridge_env.setenv("BRIDGE_BROKER_URL", "redis://127.0.0.1:9/0")
+    reset_caches()
+
+    result = operations.retry_order(order_id, "cli")
+
+    assert result.state == OrderState.RECEIVED.value and result.enqueued is False
+    order = order_row(order_id)
+    assert order.state == OrderState.RECEIVED.value and order.enqueued_at is not None
 
 
 def test_cancel_of_a_parked_order_is_immediate(seed_order: SeedOrder, broker: str) -> None:

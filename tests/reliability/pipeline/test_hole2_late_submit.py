@@ -23,6 +23,7 @@ from sqlalchemy import select
 from bridge.db import session_scope
 from bridge.history import transition
 from bridge.jobs import queues
+from bridge.jobs.celery_config import TASK_TIME_LIMIT, make_celery
 from bridge.models import Order, OrderEvent, utcnow
 from bridge.pipeline.cancel import cancel_order
 from bridge.pipeline.submit import submit_order
@@ -36,7 +37,6 @@ from tests.pipeline.conftest import order_row
 from tests.pipeline.test_submit import queued
 from tests.reliability.pipeline.conftest import WAIT, HeldWrite, Runner
 from workers import tasks
-from workers.celery_app import TASK_TIME_LIMIT, make_celery
 
 
 def submit_hard_limit(settings: Settings) -> float:

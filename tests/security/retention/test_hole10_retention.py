@@ -188,8 +188,8 @@ def test_hole10_audit_reads_a_pruned_order_without_its_payload(seed_audited: See
 def test_hole10_beat_runs_the_retention_task_daily(seed_order: SeedOrder) -> None:
     from celery.schedules import crontab
 
+    from bridge.jobs.celery_config import make_celery
     from workers import tasks
-    from workers.celery_app import make_celery
 
     entry = make_celery(get_settings()).conf.beat_schedule["retention"]
     assert entry["task"] == queues.RETENTION == "bridge.retention"
