@@ -94,7 +94,7 @@ class OrderDeskClient:
         api_key: str,
         base_url: str | None = None,
         *,
-        timeout: Timeout = (5, 30),
+        timeout: Timeout | None = None,
         limiter: RateLimiter | None = None,
         session: requests.Session | None = None,
         read_retries: int = 4,
@@ -103,13 +103,14 @@ class OrderDeskClient:
         on_folders: Callable[[dict[str, int]], None] | None = None,
     ) -> None:
         """``folders`` is the folder name → id cache; a caller that keeps one (the store row's,
-        which intake reads too) hands it in, and hears each refresh through ``on_folders``."""
+        which intake reads too) hands it in, and hears each refresh through ``on_folders``.
+        ``timeout`` defaults to 5 s to connect and ``BRIDGE_HTTP_TIMEOUT`` to read."""
         self.store_id = str(store_id).strip()
         self._transport = Transport(
             store_id=self.store_id,
             api_key=api_key,
             base_url=base_url or get_settings().orderdesk_api_url,
-            timeout=timeout,
+            timeout=timeout if timeout is not None else (5, get_settings().http_timeout),
             limiter=limiter if limiter is not None else orderdesk_limiter(self.store_id),
             session=session,
             retries=read_retries,

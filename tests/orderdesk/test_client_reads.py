@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import datetime
 
@@ -12,8 +13,9 @@ from bridge import __version__
 from bridge.orderdesk.client import OrderDeskClient, StoreInfo
 from bridge.orderdesk.errors import FolderNotFound, Rejected
 from bridge.orderdesk.payload import Order
-from bridge.remote.errors import AuthError, RateLimited
+from bridge.remote.errors import AuthError, RateLimited, TransientError
 from bridge.remote.ratelimit import LocalLeakyBucket
+from bridge.settings import get_settings
 
 
 def test_test_endpoint_answers_the_envelope(client, sim):
@@ -198,3 +200,22 @@ def test_tokens_remaining_header_lowers_our_bucket(make_client, sim, store):
     while limiter.try_acquire() == 0:
         taken += 1
     assert taken == 6
+
+
+def test_the_read_timeout_is_bridge_http_timeout(bridge_env) -> None:
+    """An Order Desk that accepts the connection and never answers is given up on after
+    BRIDGE_HTTP_TIMEOUT seconds, a read that is safe to try again."""
+    bridge_env.setenv("BRIDGE_HTTP_TIMEOUT", "0.5")
+    get_settings.cache_clear()
+    silent = socket.create_server(("127.0.0.1", 0))
+    try:
+        port = silent.getsockname()[1]
+        client = OrderDeskClient(
+            "1", "key", f"http://127.0.0.1:{port}", limiter=LocalLeakyBucket(20, 3), read_retries=0
+        )
+        started = time.monotonic()
+        with pytest.raises(TransientError):
+            client.get_store()
+        assert 0.4 < time.monotonic() - started < 3
+    finally:
+        silent.close()
