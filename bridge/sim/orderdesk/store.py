@@ -4,7 +4,7 @@ The simulator holds one lock around every call into a ``StoreState``; the Flask 
 ``ApiError`` into Order Desk's envelope. Keeping the rules here lets the Python control API
 (``OrderDeskSimulator.create_order`` and friends) and the HTTP API share one implementation.
 
-Where Order Desk's behaviour is undocumented (orderdesk-api.md marks it [U]) the choices are:
+Where Order Desk's behaviour is undocumented (see docs/orderdesk.md) the choices are:
 
 * unknown order, shipment or inventory item: HTTP 404 with ``"Order Not Found"`` and the like;
 * malformed input (missing fields, both folder addressing modes, note too long): HTTP 400;
