@@ -15,6 +15,7 @@ from bridge.orderdesk.client import OrderDeskClient
 from bridge.ratelimit import LocalLeakyBucket
 from bridge.sim.orderdesk import OrderDeskSimulator
 from tests.conftest import REDIS_SERVER
+from tests.support.simulators import Simulators
 
 REDIS_URL = f"{REDIS_SERVER}/0"
 
@@ -26,10 +27,8 @@ class Store:
 
 
 @pytest.fixture(scope="module")
-def _running_sim() -> Iterator[OrderDeskSimulator]:
-    # One server per module: stopping a werkzeug server takes half a second.
-    with OrderDeskSimulator() as simulator:
-        yield simulator
+def _running_sim(module_simulators: Simulators) -> OrderDeskSimulator:
+    return module_simulators.orderdesk()
 
 
 @pytest.fixture
