@@ -1,24 +1,29 @@
 """Schema migrations through Alembic, callable from the CLI, tests and ``bridge dev``.
 
-The Alembic scripts live in the top-level ``alembic/`` folder next to ``alembic.ini``; this module
-finds them from the installed package so ``bridge db upgrade`` works from any directory.
+The Alembic scripts ship inside the package (``bridge/migrations/``), so an editable checkout and
+a plain wheel install migrate the same way, from any working directory. ``alembic.ini`` at the
+top of the repository is only for developers running ``alembic revision``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib import resources
 
 from alembic import command
 from alembic.config import Config
 
 from bridge.settings import get_settings
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def script_location() -> str:
+    """The folder of the Alembic scripts inside the installed ``bridge`` package."""
+    return str(resources.files("bridge") / "migrations")
 
 
 def alembic_config(database_url: str | None = None) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    config = Config()
+    config.set_main_option("script_location", script_location())
+    config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = database_url or get_settings().database_url
     config.attributes["configure_logger"] = False
     return config

@@ -1,4 +1,4 @@
-"""Shared fixtures: a real PostgreSQL database and a real Redis for the whole suite.
+"""Shared fixtures: a real PostgreSQL database, a real Redis and the simulators (over HTTP).
 
 Each test session creates its own PostgreSQL database (so parallel runs and leftovers never
 collide), migrates it once, and empties the tables after every test that used it.
@@ -25,6 +25,9 @@ from bridge.remote import ratelimit
 PG_SERVER = os.environ.get("BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS_SERVER = os.environ.get("BRIDGE_TEST_REDIS", "redis://127.0.0.1:6379")
 TEST_SECRET_KEY = "test-secret-key-for-the-suite-only-0123456789"
+
+# The Order Desk and warehouse simulators every suite starts the same way.
+pytest_plugins = ["tests.support.simulators"]
 
 
 def _sqlalchemy_url(database: str) -> str:

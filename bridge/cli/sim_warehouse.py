@@ -13,8 +13,7 @@ from types import FrameType
 
 import click
 
-from bridge.sim.warehouse import KINDS, WarehouseSimulator
-from bridge.sim.warehouse_autoship import MODES
+from bridge.sim.warehouse import KINDS, MODES, WarehouseSimulator
 
 
 @click.command("warehouse")

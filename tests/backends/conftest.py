@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,20 +43,3 @@ def make_order(number: str = "1001", address1: str = "1450 Harbor Blvd", **extra
         shipping_method="UPS Ground",
         **extra,
     )
-
-
-@pytest.fixture
-def warehouse_sim() -> Iterator[Callable[..., Any]]:
-    """Start ``WarehouseSimulator``s on demand; all are stopped after the test."""
-    from bridge.sim.warehouse import WarehouseSimulator
-
-    started = []
-
-    def start(kind: str, **options: Any) -> WarehouseSimulator:
-        sim = WarehouseSimulator(kind=kind, **options).start()
-        started.append(sim)
-        return sim
-
-    yield start
-    for sim in started:
-        sim.stop()

@@ -18,8 +18,8 @@ S = NormalizedStatus
 
 
 @pytest.fixture
-def sim(warehouse_sim):
-    return warehouse_sim("shipstation")
+def sim(simulators):
+    return simulators.warehouse("shipstation")
 
 
 def connect(sim, **config) -> ShipStationBackend:
@@ -246,8 +246,8 @@ def test_cancel_before_and_after_shipping(sim, backend):
     assert backend.get(open_ref).status is S.CANCELLED
 
 
-def test_rate_limit_is_honoured(warehouse_sim):
-    sim = warehouse_sim("shipstation", rate_limit_per_minute=5, rate_limit_window=2.0)
+def test_rate_limit_is_honoured(simulators):
+    sim = simulators.warehouse("shipstation", rate_limit_per_minute=5, rate_limit_window=2.0)
     # The account's budget, as the operator would configure it: 5 per 2 s = 150 a minute.
     with connect(sim, rate_limit_per_minute=150) as backend:
         started = time.monotonic()
@@ -287,8 +287,8 @@ class RecordingGate(ServerGate):
         super().penalize(seconds)
 
 
-def test_another_tool_on_the_same_key_trips_the_limit(warehouse_sim):
-    sim = warehouse_sim("shipstation", rate_limit_per_minute=2, rate_limit_window=2.0)
+def test_another_tool_on_the_same_key_trips_the_limit(simulators):
+    sim = simulators.warehouse("shipstation", rate_limit_per_minute=2, rate_limit_window=2.0)
     gate = RecordingGate()
     config = {"base_url": sim.url, "api_key": "sim-key", "api_secret": "sim-secret"}
     other = connect(sim)

@@ -15,8 +15,8 @@ S = NormalizedStatus
 
 
 @pytest.fixture
-def sim(warehouse_sim):
-    return warehouse_sim("simulated")
+def sim(simulators):
+    return simulators.warehouse("simulated")
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from bridge.sim.warehouse import WarehouseSimulator
 from bridge.stores.registry import StoreRegistry
 from tests.conftest import REDIS_SERVER, TEST_SECRET_KEY, reset_caches
 from tests.e2e.harness import Bridge
+from tests.support.simulators import Simulators
 
 SCALE = max(int(os.environ.get("BRIDGE_TEST_SCALE", "1")), 1)
 STORE_ID = "700700"
@@ -43,18 +44,14 @@ def broker_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def orderdesk() -> Iterator[OrderDeskSimulator]:
-    sim = OrderDeskSimulator()  # Order Desk's own bucket: 20 tokens, 3 per second
-    sim.add_store(STORE_ID, API_KEY, name="E2E Store")
-    with sim:
-        yield sim
+def orderdesk(simulators: Simulators) -> OrderDeskSimulator:
+    # Order Desk's own bucket (20 tokens, 3 per second); the bridge processes get its URL.
+    return simulators.orderdesk(STORE_ID, API_KEY, name="E2E Store")
 
 
 @pytest.fixture
-def warehouse(request: pytest.FixtureRequest) -> Iterator[WarehouseSimulator]:
-    kind = getattr(request, "param", "simulated")
-    with WarehouseSimulator(kind=kind) as sim:
-        yield sim
+def warehouse(request: pytest.FixtureRequest, simulators: Simulators) -> WarehouseSimulator:
+    return simulators.warehouse(getattr(request, "param", "simulated"))
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from bridge.sim.warehouse import WarehouseSimulator
 from bridge.states import OrderState
 from bridge.stores.registry import StoreRegistry
 from tests.conftest import reset_caches
+from tests.support.simulators import Simulators
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STORE_ID = "515151"
@@ -221,21 +222,22 @@ def admin_client(admin_app: Flask) -> Iterator[FlaskClient]:
 
 
 @pytest.fixture
-def orderdesk(database: str, bridge_env: pytest.MonkeyPatch) -> Iterator[OrderDeskSimulator]:
-    sim = OrderDeskSimulator(bucket_size=40, refill_per_second=40.0)
-    sim.add_store(STORE_ID, API_KEY, name="Ops Store")
-    with sim:
-        bridge_env.setenv("BRIDGE_ORDERDESK_API_URL", sim.url)
-        bridge_env.setenv("BRIDGE_ORDERDESK_BUCKET_SIZE", "40")
-        bridge_env.setenv("BRIDGE_ORDERDESK_REFILL_PER_SECOND", "40")
-        reset_caches()
-        yield sim
+def orderdesk(
+    database: str, bridge_env: pytest.MonkeyPatch, simulators: Simulators
+) -> OrderDeskSimulator:
+    return simulators.orderdesk(
+        STORE_ID,
+        API_KEY,
+        name="Ops Store",
+        bucket_size=40,
+        refill_per_second=40.0,
+        settings=bridge_env,
+    )
 
 
 @pytest.fixture
-def warehouse() -> Iterator[WarehouseSimulator]:
-    with WarehouseSimulator(kind="simulated", api_key=WAREHOUSE_KEY) as sim:
-        yield sim
+def warehouse(simulators: Simulators) -> WarehouseSimulator:
+    return simulators.warehouse("simulated", api_key=WAREHOUSE_KEY)
 
 
 @pytest.fixture

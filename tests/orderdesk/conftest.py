@@ -12,6 +12,7 @@ import pytest
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.remote.ratelimit import LocalLeakyBucket
 from bridge.sim.orderdesk import OrderDeskSimulator
+from tests.support.simulators import Simulators
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,8 @@ class Store:
 
 
 @pytest.fixture(scope="module")
-def _running_sim() -> Iterator[OrderDeskSimulator]:
-    # One server per module: stopping a werkzeug server takes half a second.
-    with OrderDeskSimulator() as simulator:
-        yield simulator
+def _running_sim(module_simulators: Simulators) -> OrderDeskSimulator:
+    return module_simulators.orderdesk()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from bridge.sim.orderdesk import OrderDeskSimulator
 from bridge.sim.warehouse import WarehouseSimulator
 from bridge.stores.registry import StoreRegistry
 from tests.conftest import reset_caches
+from tests.support.simulators import Simulators
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STORE_ID = "424242"
@@ -32,15 +33,17 @@ def fixture_order(name: str = "typical") -> dict[str, Any]:
 
 
 @pytest.fixture
-def orderdesk(database: str, bridge_env: pytest.MonkeyPatch) -> Iterator[OrderDeskSimulator]:
-    sim = OrderDeskSimulator(bucket_size=40, refill_per_second=40.0)
-    sim.add_store(STORE_ID, API_KEY, name="Pipeline Store")
-    with sim:
-        bridge_env.setenv("BRIDGE_ORDERDESK_API_URL", sim.url)
-        bridge_env.setenv("BRIDGE_ORDERDESK_BUCKET_SIZE", "40")
-        bridge_env.setenv("BRIDGE_ORDERDESK_REFILL_PER_SECOND", "40")
-        reset_caches()
-        yield sim
+def orderdesk(
+    database: str, bridge_env: pytest.MonkeyPatch, simulators: Simulators
+) -> OrderDeskSimulator:
+    return simulators.orderdesk(
+        STORE_ID,
+        API_KEY,
+        name="Pipeline Store",
+        bucket_size=40,
+        refill_per_second=40.0,
+        settings=bridge_env,
+    )
 
 
 @pytest.fixture
@@ -57,9 +60,8 @@ def warehouse_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def warehouse(warehouse_kind: str) -> Iterator[WarehouseSimulator]:
-    with WarehouseSimulator(kind=warehouse_kind) as sim:
-        yield sim
+def warehouse(warehouse_kind: str, simulators: Simulators) -> WarehouseSimulator:
+    return simulators.warehouse(warehouse_kind)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import redis
 
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.remote.ratelimit import RedisLeakyBucket
-from bridge.sim.orderdesk import OrderDeskSimulator
 from tests.conftest import REDIS_SERVER
 
 REDIS_URL = f"{REDIS_SERVER}/0"
@@ -31,18 +30,17 @@ def worker(args: tuple[str, str, str, str, float]) -> int:
     return done
 
 
-def test_four_processes_share_one_bucket_and_stay_under_the_limit(redis_client):
+def test_four_processes_share_one_bucket_and_stay_under_the_limit(redis_client, simulators):
     key = f"test:ratelimit:{uuid.uuid4().hex}"
-    with OrderDeskSimulator(bucket_size=CAPACITY, refill_per_second=RATE) as sim:
-        sim.add_store("5150", "proc-key")
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(PROCESSES) as pool:
-            start_at = time.time() + 2  # past every child's imports, so they really overlap
-            jobs = [(sim.url, "5150", "proc-key", key, start_at)] * PROCESSES
-            done = pool.map(worker, jobs, chunksize=1)
-        successes = [r for r in sim.request_log if r.path == "/test" and r.status == 200]
-        span = successes[-1].at - successes[0].at
-        count_429 = sim.count_429
+    sim = simulators.orderdesk("5150", "proc-key", bucket_size=CAPACITY, refill_per_second=RATE)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(PROCESSES) as pool:
+        start_at = time.time() + 2  # past every child's imports, so they really overlap
+        jobs = [(sim.url, "5150", "proc-key", key, start_at)] * PROCESSES
+        done = pool.map(worker, jobs, chunksize=1)
+    successes = [r for r in sim.request_log if r.path == "/test" and r.status == 200]
+    span = successes[-1].at - successes[0].at
+    count_429 = sim.count_429
     redis_client.delete(key)
     assert done == [CALLS] * PROCESSES
     assert len(successes) == PROCESSES * CALLS

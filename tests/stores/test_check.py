@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from click.testing import CliRunner
 
@@ -13,19 +11,18 @@ from bridge.sim.orderdesk import OrderDeskSimulator
 from bridge.sim.warehouse import WarehouseSimulator
 from bridge.stores.registry import StoreRegistry
 from tests.conftest import reset_caches
+from tests.support.simulators import Simulators
 
 KEY = "check-key-0123456789abcdef"
 
 
 @pytest.fixture
-def sims(database: str, bridge_env) -> Iterator[tuple[OrderDeskSimulator, WarehouseSimulator]]:
-    orderdesk = OrderDeskSimulator()
-    orderdesk.add_store("555", KEY, name="Check Store")
+def sims(
+    database: str, bridge_env, simulators: Simulators
+) -> tuple[OrderDeskSimulator, WarehouseSimulator]:
+    orderdesk = simulators.orderdesk("555", KEY, name="Check Store", settings=bridge_env)
     orderdesk.add_store("556", KEY, name="No Folder", folders={1: "New", 2: "Canceled"})
-    with orderdesk, WarehouseSimulator(kind="simulated") as warehouse:
-        bridge_env.setenv("BRIDGE_ORDERDESK_API_URL", orderdesk.url)
-        reset_caches()
-        yield orderdesk, warehouse
+    return orderdesk, simulators.warehouse("simulated")
 
 
 def _add(store_id: str, warehouse_url: str, api_key: str = KEY) -> None:
@@ -67,11 +64,10 @@ def test_problems_are_named(sims, store_id, api_key, warehouse_up, expected) -> 
     assert "Traceback" not in result.output
 
 
-def test_unreachable_orderdesk(database: str, bridge_env) -> None:
+def test_unreachable_orderdesk(database: str, bridge_env, simulators: Simulators) -> None:
     bridge_env.setenv("BRIDGE_ORDERDESK_API_URL", "http://127.0.0.1:9/api/v2")
     reset_caches()
-    with WarehouseSimulator(kind="simulated") as warehouse:
-        _add("555", warehouse.url)
-        result = CliRunner().invoke(main, ["stores", "check", "555"])
+    _add("555", simulators.warehouse("simulated").url)
+    result = CliRunner().invoke(main, ["stores", "check", "555"])
     assert result.exit_code != 0
     assert "127.0.0.1:9" in result.output

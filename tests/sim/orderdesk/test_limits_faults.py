@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from bridge.sim.orderdesk import OrderDeskSimulator
-from bridge.sim.orderdesk_limits import LeakyBucket
+from bridge.sim.orderdesk.limits import LeakyBucket
 
 from .conftest import API_KEY, STORE_ID, Api
 

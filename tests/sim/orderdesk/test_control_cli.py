@@ -19,7 +19,7 @@ from bridge.sim.orderdesk import OrderDeskSimulator, OrderDeskSimulatorClient
 
 from .conftest import API_KEY, STORE_ID, Receiver
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_client_drives_stores_orders_rule_and_faults(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bridge.sim.warehouse_store import utcnow
+from bridge.sim.warehouse.store import utcnow
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge.sim.warehouse_tracking import TrackingNumbers, carrier
+from bridge.sim.warehouse.tracking import TrackingNumbers, carrier
 
 Listener = Callable[[str, "StoredOrder", "Shipment | None"], None]
 

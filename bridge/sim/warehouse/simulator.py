@@ -2,8 +2,9 @@
 
 Tests, benchmarks and ``bridge dev`` drive the bridge against it over real HTTP and then steer
 the warehouse from Python (ship, void, faults, auto-ship) to provoke each path the bridge must
-handle. The Python API below is a contract shared with the backends (docs/backends.md); the
-same controls exist over HTTP under ``/_sim/`` for a simulator running in another process.
+handle. The Python API below is a contract shared with the backends (see docs/backends.md); the
+same controls exist over HTTP under ``/_sim/`` (``control``, which knows the simulator only
+through the protocol it declares) for a simulator running in another process.
 """
 
 from __future__ import annotations
@@ -14,27 +15,25 @@ from datetime import datetime
 from typing import Any
 
 from bridge.sim.server import BackgroundServer
-from bridge.sim.warehouse_autoship import AutoShipper
-from bridge.sim.warehouse_control import control_blueprint
-from bridge.sim.warehouse_faults import (
+from bridge.sim.warehouse.autoship import AutoShipper
+from bridge.sim.warehouse.control import control_blueprint
+from bridge.sim.warehouse.faults import (
     Faults,
     FixedWindowLimiter,
     RequestLog,
     RequestRecord,
 )
-from bridge.sim.warehouse_http import SimContext, build_app
-from bridge.sim.warehouse_native import NativeApi
-from bridge.sim.warehouse_shipstation import ShipStationApi
-from bridge.sim.warehouse_store import PackageSpec, StoredOrder, WarehouseStore
-from bridge.sim.warehouse_tracking import TrackingNumbers
+from bridge.sim.warehouse.http import SimContext, build_app
+from bridge.sim.warehouse.native import NativeApi
+from bridge.sim.warehouse.shipstation import ShipStationApi
+from bridge.sim.warehouse.store import PackageSpec, StoredOrder, WarehouseStore
+from bridge.sim.warehouse.tracking import TrackingNumbers
 
 KINDS: dict[str, type[ShipStationApi] | type[NativeApi]] = {
     "shipstation": ShipStationApi,
     "simulated": NativeApi,
 }
 TICK_SECONDS = 0.1
-
-__all__ = ["KINDS", "RequestRecord", "WarehouseSimulator"]
 
 
 class WarehouseSimulator:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import structlog
 
-from bridge.sim.warehouse_store import (
+from bridge.sim.warehouse.store import (
     PackageSpec,
     StoredOrder,
     WarehouseStore,

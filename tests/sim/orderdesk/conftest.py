@@ -23,7 +23,7 @@ from bridge.sim.server import BackgroundServer
 
 STORE_ID = "123456"
 API_KEY = "sim-test-key-0123456789abcdef"
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ from uuid import uuid4
 
 from flask import Flask, Response, jsonify, request
 
-from bridge.sim.warehouse_faults import RateDecision
-from bridge.sim.warehouse_http import SimContext, paginate
-from bridge.sim.warehouse_pacific import format_pacific, parse_pacific
-from bridge.sim.warehouse_store import PackageSpec, Shipment, StatusPolicy, StoredOrder
-from bridge.sim.warehouse_tracking import CARRIERS
+from bridge.sim.warehouse.faults import RateDecision
+from bridge.sim.warehouse.http import SimContext, paginate
+from bridge.sim.warehouse.pacific import format_pacific, parse_pacific
+from bridge.sim.warehouse.store import PackageSpec, Shipment, StatusPolicy, StoredOrder
+from bridge.sim.warehouse.tracking import CARRIERS
 
 OPEN_STATUSES = frozenset(
     {"awaiting_payment", "awaiting_shipment", "on_hold", "pending_fulfillment"}

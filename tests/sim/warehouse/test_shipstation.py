@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 
 from bridge.sim.warehouse import WarehouseSimulator
-from bridge.sim.warehouse_pacific import PACIFIC, format_pacific
+from bridge.sim.warehouse.pacific import PACIFIC, format_pacific
 
 from .support import KEY, SECRET, Api, ss_order, wait_for
 

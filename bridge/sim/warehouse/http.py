@@ -15,8 +15,8 @@ from typing import Any, Protocol, TypeVar
 
 from flask import Blueprint, Flask, Response, g, request
 
-from bridge.sim.warehouse_faults import Faults, FixedWindowLimiter, RateDecision, RequestLog
-from bridge.sim.warehouse_store import (
+from bridge.sim.warehouse.faults import Faults, FixedWindowLimiter, RateDecision, RequestLog
+from bridge.sim.warehouse.store import (
     PackageSpec,
     Shipment,
     StatusPolicy,

@@ -6,12 +6,44 @@ the warehouse API being imitated. Bad input answers 400 with ``{"error": ...}``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from flask import Blueprint, Response, jsonify, request
 
-if TYPE_CHECKING:
-    from bridge.sim.warehouse import WarehouseSimulator
+from bridge.sim.warehouse.faults import RequestRecord
+
+
+class Controls(Protocol):
+    """The simulator's Python API these routes expose; ``WarehouseSimulator`` is one."""
+
+    def orders(self) -> list[dict[str, Any]]: ...
+
+    def ship(
+        self,
+        key: str,
+        *,
+        packages: list[Mapping[str, Any]] | None = ...,
+        partial: bool = ...,
+        carrier: str = ...,
+        service: str | None = ...,
+        external: bool = ...,
+    ) -> list[str]: ...
+
+    def void(self, shipment_id: str) -> None: ...
+
+    def set_auto_ship(self, delay: float | None, mode: str = ...) -> None: ...
+
+    set_faults: Callable[..., None]
+
+    def set_inventory(self, sku: str, available: int) -> None: ...
+
+    @property
+    def request_log(self) -> list[RequestRecord]: ...
+
+    @property
+    def count_429(self) -> int: ...
+
 
 _FAULT_FIELDS = (
     "latency",
@@ -33,7 +65,7 @@ def _body() -> dict[str, Any]:
     return body
 
 
-def control_blueprint(sim: WarehouseSimulator) -> Blueprint:
+def control_blueprint(sim: Controls) -> Blueprint:
     routes = Blueprint("sim_control", __name__, url_prefix="/_sim")
 
     @routes.errorhandler(ValueError)

@@ -14,9 +14,9 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from bridge.sim.warehouse_faults import RateDecision
-from bridge.sim.warehouse_http import SimContext
-from bridge.sim.warehouse_store import PackageSpec, Shipment, StatusPolicy, StoredOrder
+from bridge.sim.warehouse.faults import RateDecision
+from bridge.sim.warehouse.http import SimContext
+from bridge.sim.warehouse.store import PackageSpec, Shipment, StatusPolicy, StoredOrder
 
 POLICY = StatusPolicy(
     unshipped="received",

@@ -2,15 +2,16 @@
 
 It is part of the product, not only a test double: a 3PL points a trial bridge at it before going
 live, ``bridge dev`` runs it, and the test-suite talks to it over real HTTP on loopback. The
-behaviour follows ``docs/orderdesk.md``; where Order Desk documents nothing the choice is written
-down in ``orderdesk_store`` and ``orderdesk_api``.
+behaviour follows the Order Desk API as ``docs/orderdesk.md#the-simulator`` describes it; where
+Order Desk documents nothing the choice is written down in ``store`` and ``api`` (this package).
 
 The simulator is thread-safe: werkzeug serves each request on its own thread, webhook deliveries
 run on a pool, and tests poke the state from the main thread, all through one lock. Sleeping
 (latency, ambiguous timeouts, retry gaps) always happens outside that lock.
 
-Control from another process goes through the JSON endpoints under ``/_sim/``
-(``orderdesk_control``) and ``OrderDeskSimulatorClient``.
+It builds its app from the ``api`` and ``control`` blueprints, which know it only through the
+small protocols they declare, so the dependency runs one way. Control from another process goes
+through the JSON endpoints under ``/_sim/`` and ``OrderDeskSimulatorClient``.
 """
 
 from __future__ import annotations
@@ -27,35 +28,12 @@ from typing import Any
 
 from flask import Flask
 
-from bridge.sim.orderdesk_api import WRITE_METHODS, MethodOverride, build_api
-from bridge.sim.orderdesk_control import OrderDeskSimulatorClient, build_control
-from bridge.sim.orderdesk_limits import Faults, LeakyBucket
-from bridge.sim.orderdesk_store import (
-    DEFAULT_FOLDERS,
-    ApiError,
-    Ids,
-    NotFound,
-    StoreState,
-)
-from bridge.sim.orderdesk_webhook import (
-    Delivery,
-    RuleConfig,
-    WebhookAttempt,
-    WebhookDispatcher,
-    sign_order,
-)
+from bridge.sim.orderdesk.api import WRITE_METHODS, MethodOverride, Verdict, build_api
+from bridge.sim.orderdesk.control import build_control
+from bridge.sim.orderdesk.limits import Faults, LeakyBucket
+from bridge.sim.orderdesk.store import DEFAULT_FOLDERS, ApiError, Ids, StoreState
+from bridge.sim.orderdesk.webhook import Delivery, RuleConfig, WebhookAttempt, WebhookDispatcher
 from bridge.sim.server import BackgroundServer
-
-__all__ = [
-    "DEFAULT_FOLDERS",
-    "ApiError",
-    "NotFound",
-    "OrderDeskSimulator",
-    "OrderDeskSimulatorClient",
-    "RequestRecord",
-    "WebhookAttempt",
-    "sign_order",
-]
 
 
 @dataclass(frozen=True)
@@ -68,15 +46,6 @@ class RequestRecord:
     status: int
     at: float = field(default_factory=time.time)
     tokens_remaining: int | None = None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What the gate decided for one request before the endpoint runs."""
-
-    tokens_remaining: int
-    refusal: tuple[int, str, dict[str, str]] | None = None
-    hang_seconds: float = 0.0
 
 
 class OrderDeskSimulator:

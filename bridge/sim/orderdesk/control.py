@@ -9,17 +9,64 @@ the simulator only ever listens on a trusted interface.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import requests
 from flask import Blueprint, Response, jsonify, request
 
-from bridge.sim.orderdesk_store import ApiError
-
-if TYPE_CHECKING:
-    from bridge.sim.orderdesk import OrderDeskSimulator
+from bridge.sim.orderdesk.store import ApiError
+from bridge.sim.orderdesk.webhook import WebhookAttempt
 
 CONTROL_PREFIX = "/_sim"
+
+
+class Controls(Protocol):
+    """The simulator's Python API the control endpoints expose; ``OrderDeskSimulator`` is one."""
+
+    def add_store(
+        self, store_id: str, api_key: str, name: str = ..., folders: dict[int, str] | None = ...
+    ) -> None: ...
+
+    def folders(self, store_id: str) -> dict[int, str]: ...
+
+    def create_order(
+        self,
+        store_id: str,
+        order: dict[str, Any],
+        *,
+        folder_name: str | None = ...,
+        fire_rule: bool = ...,
+        date_added: str | None = ...,
+    ) -> dict[str, Any]: ...
+
+    def control_state(self, store_id: str) -> list[dict[str, Any]]: ...
+
+    def configure_rule(
+        self,
+        store_id: str,
+        url: str,
+        *,
+        max_attempts: int = ...,
+        retry_delays: Sequence[float] | None = ...,
+        timeout: float = ...,
+    ) -> None: ...
+
+    def post_folder(self, store_id: str, folder_name: str) -> int: ...
+
+    def post_order(self, store_id: str, order_id: str) -> None: ...
+
+    set_faults: Callable[..., None]
+
+    def request_counts(self) -> dict[str, Any]: ...
+
+    @property
+    def webhook_log(self) -> list[WebhookAttempt]: ...
+
+    @property
+    def webhooks_pending(self) -> int: ...
+
+    def reset_log(self) -> None: ...
 
 
 def _json_object() -> dict[str, Any]:
@@ -36,7 +83,7 @@ def _required(body: dict[str, Any], name: str) -> str:
     return str(value)
 
 
-def build_control(sim: OrderDeskSimulator) -> Blueprint:
+def build_control(sim: Controls) -> Blueprint:
     control = Blueprint("orderdesk_control", __name__, url_prefix=CONTROL_PREFIX)
 
     @control.errorhandler(ApiError)

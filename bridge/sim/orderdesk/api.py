@@ -11,19 +11,47 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from flask import Blueprint, Response, g, request
 
-from bridge.sim.orderdesk_store import ApiError, StoreState, now_text
-
-if TYPE_CHECKING:
-    from bridge.sim.orderdesk import OrderDeskSimulator
+from bridge.sim.orderdesk.store import ApiError, StoreState, now_text
 
 API_PREFIX = "/api/v2"
 AUTH_FAILED = "Invalid API key or store id"
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
 ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the gate decided for one request before the endpoint runs."""
+
+    tokens_remaining: int
+    refusal: tuple[int, str, dict[str, str]] | None = None
+    hang_seconds: float = 0.0
+
+
+class Gate(Protocol):
+    """What the API needs from the simulator: its lock, credentials, admission and the log.
+
+    Declared here so the blueprint depends on no simulator class; ``OrderDeskSimulator`` is one.
+    """
+
+    @property
+    def lock(self) -> AbstractContextManager[Any]: ...
+
+    def authenticate(self, store_id: str | None, api_key: str) -> StoreState | None: ...
+
+    def admit(self, store_id: str, method: str, path: str) -> Verdict: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+    def record_request(
+        self, method: str, path: str, store_id: str | None, status: int, tokens: int | None
+    ) -> None: ...
 
 
 def reply(
@@ -60,7 +88,7 @@ def _object() -> dict[str, Any]:
     return body
 
 
-def build_api(sim: OrderDeskSimulator) -> Blueprint:
+def build_api(sim: Gate) -> Blueprint:
     """The ``/api/v2`` blueprint bound to one simulator's state."""
     api = Blueprint("orderdesk_api", __name__, url_prefix=API_PREFIX)
 

@@ -1,0 +1,1 @@
+"""One Alembic revision per module; Alembic loads them by file, never by import."""

@@ -1,0 +1,1 @@
+"""Tests of the simulators, mirroring bridge/sim/."""
