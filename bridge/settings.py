@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     orderdesk_api_url: str = DEFAULT_ORDERDESK_API_URL
     admin_enabled: bool = True
+    # Where operators open Flower; the admin dashboard links to it (no link when empty).
+    flower_url: str = ""
     # Reverse proxies in front of the web process that append X-Forwarded-For/-Proto; 0 trusts
     # none, so a client cannot spoof its address past the refusal and sign-in throttles.
     proxy_hops: int = Field(default=0, ge=0, le=5)
@@ -78,6 +80,18 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("flower_url")
+    @classmethod
+    def _plain_link(cls, value: str) -> str:
+        """An http(s) address without a login in it: it is shown on the admin pages."""
+        if not value:
+            return value
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("must not contain a user name or password (Flower asks for them)")
+        return value
 
     @field_validator("secret_key")
     @classmethod

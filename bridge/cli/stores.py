@@ -22,7 +22,10 @@ from bridge.orderdesk.check import check_store
 from bridge.pipeline.reconcile import intake_folder_names
 from bridge.remote.errors import RemoteError
 from bridge.stores.context import StoreContext
+from bridge.stores.pause import pause_store, resume_store
 from bridge.stores.registry import StoreError, StoreRegistry
+
+ACTOR = "cli"
 
 
 def _settings_options(func: Any) -> Any:
@@ -121,11 +124,12 @@ def list_() -> None:
     if not rows:
         click.echo("no stores registered")
         return
-    click.echo(f"{'STORE ID':<12} {'NAME':<24} {'BACKEND':<12} {'ACTIVE':<7} API KEY")
+    click.echo(f"{'STORE ID':<12} {'NAME':<24} {'BACKEND':<12} {'ACTIVE':<7} {'PAUSED':<7} API KEY")
     for row in rows:
         click.echo(
             f"{row['store_id']:<12} {row['name'][:24]:<24} {row['backend']:<12} "
-            f"{'yes' if row['active'] else 'no':<7} {row['api_key']}"
+            f"{'yes' if row['active'] else 'no':<7} {'yes' if row['paused'] else 'no':<7} "
+            f"{row['api_key']}"
         )
 
 
@@ -168,6 +172,33 @@ def disable(store_id: str) -> None:
     with session_scope() as session:
         StoreRegistry(session).disable(store_id)
     click.echo(f"store {store_id} disabled")
+
+
+@group.command()
+@click.argument("store_id")
+def pause(store_id: str) -> None:
+    """Hold back a store's submissions; its webhooks are still taken in and stored."""
+    with session_scope() as session:
+        result = pause_store(session, store_id, ACTOR)
+    if not result.changed:
+        click.echo(f"store {store_id} was already paused ({result.waiting} order(s) waiting)")
+        return
+    click.echo(
+        f"store {store_id} paused: nothing goes to the warehouse until `bridge stores resume "
+        f"{store_id}` ({result.waiting} order(s) waiting)"
+    )
+
+
+@group.command()
+@click.argument("store_id")
+def resume(store_id: str) -> None:
+    """Resume a paused store and send its waiting orders for submission."""
+    with session_scope() as session:
+        result = resume_store(session, store_id, ACTOR)
+    if not result.changed:
+        click.echo(f"store {store_id} is not paused")
+        return
+    click.echo(f"store {store_id} resumed: {result.waiting} waiting order(s) sent for submission")
 
 
 @group.command()
