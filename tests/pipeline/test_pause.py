@@ -160,3 +160,13 @@ def test_a_claim_after_the_pause_committed_claims_nothing(
     assert run("stores", "pause", STORE_ID).exit_code == 0
     assert submit._claim(store, order_id, 10) == []
     assert order_row(order_id).attempts == 0
+
+
+def test_a_disabled_or_unknown_store_cannot_be_paused(store: int) -> None:
+    assert run("stores", "disable", STORE_ID).exit_code == 0
+    refused = run("stores", "pause", STORE_ID)
+    assert refused.exit_code != 0
+    assert f"store {STORE_ID} is disabled; there is nothing to pause" in refused.output
+    unknown = run("stores", "resume", "999")
+    assert unknown.exit_code != 0
+    assert "no store with Order Desk store id 999" in unknown.output
