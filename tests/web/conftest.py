@@ -10,7 +10,6 @@ or ``BRIDGE_TEST_ARTIFACTS``), and their paths are printed so CI can attach them
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -46,7 +45,7 @@ def browser() -> Iterator[Browser]:
         "playwright.sync_api",
         reason="playwright is not installed (pip install -e '.[dev]'): browser tests skipped",
     )
-    if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
+    if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(
             f"Debian's chromium is not installed at {CHROMIUM} "
             "(apt-get install --no-install-recommends chromium): browser tests skipped"
