@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     refusals_per_minute: float = Field(default=30.0, gt=0)
     refusal_receipt_seconds: float = Field(default=60.0, gt=0)
     retention_days: int = Field(default=90, gt=0)
+    # Touched every few seconds by the worker and by beat when set; liveness probes read its age.
+    heartbeat_file: Path | None = None
     # Error tracking (bridge/errortracking.py) is on when set; the name is Sentry's own.
     sentry_dsn: SecretStr | None = Field(default=None, validation_alias="SENTRY_DSN")
 

@@ -16,8 +16,10 @@ from bridge.jobs.celery_config import CelerySender, make_celery
 from bridge.jobs.dispatch import install_sender
 from bridge.logs import configure_logging
 from bridge.settings import get_settings
+from workers import liveness
 
 app = make_celery(get_settings(), include=["workers.tasks"])
+liveness.install(app)
 
 
 @signals.worker_init.connect
