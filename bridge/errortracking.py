@@ -37,7 +37,8 @@ SECRET_KEYS = (
     "signature",
     "dsn",
 )
-# Keys that are, or hold, a customer's address or contact.
+# Keys that are, or hold, a customer's address or contact. Not a bare "name": in an order it is
+# a product's, elsewhere in an event the SDK's, the runtime's or a task's.
 ADDRESS_KEYS = frozenset(
     {
         "shipping",
@@ -48,7 +49,6 @@ ADDRESS_KEYS = frozenset(
         "address",
         "first_name",
         "last_name",
-        "name",
         "company",
         "address1",
         "address2",

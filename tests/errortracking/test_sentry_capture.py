@@ -144,6 +144,9 @@ def test_a_failing_flask_route_reaches_sentry_scrubbed(ingest: Ingest) -> None:
     assert event["environment"] == "dev"
     assert event["release"] == errortracking.release()
     assert event["request"]["url"].endswith("/boom")  # type: ignore[index]
+    # Scrubbing leaves what Sentry needs to file the event.
+    assert event["sdk"]["name"].startswith("sentry.python")  # type: ignore[index]
+    assert event["contexts"]["runtime"]["name"] == "CPython"  # type: ignore[index]
     _assert_clean(sent)
 
 
