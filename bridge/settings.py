@@ -20,7 +20,19 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from bridge.keystrength import ring_problem
 
 DEFAULT_ORDERDESK_API_URL = "https://app.orderdesk.me/api/v2"
-BROKER_SCHEMES = ("redis", "rediss", "filesystem", "sqla+sqlite", "sqla+postgresql", "memory")
+BROKER_SCHEMES = (
+    "redis",
+    "rediss",
+    "sentinel",
+    "filesystem",
+    "sqla+sqlite",
+    "sqla+postgresql",
+    "memory",
+)
+
+
+# Broker URLs that are Redis, which the shared limiter can then use too.
+REDIS_SCHEMES = ("redis://", "rediss://", "sentinel://")
 
 
 class SettingsError(RuntimeError):
@@ -37,6 +49,8 @@ class Settings(BaseSettings):
     database_url: str = ""
     broker_url: str = ""
     redis_url: str = ""
+    # The primary's name the Sentinels watch, when the broker or Redis URL is sentinel://.
+    redis_sentinel_master: str = "mymaster"
     secret_key: SecretStr | None = None
     orderdesk_api_url: str = DEFAULT_ORDERDESK_API_URL
     admin_enabled: bool = True
@@ -73,6 +87,10 @@ class Settings(BaseSettings):
     refusals_per_minute: float = Field(default=30.0, gt=0)
     refusal_receipt_seconds: float = Field(default=60.0, gt=0)
     retention_days: int = Field(default=90, gt=0)
+    # Touched every few seconds by the worker and by beat when set; liveness probes read its age.
+    heartbeat_file: Path | None = None
+    # Error tracking (bridge/errortracking.py) is on when set; the name is Sentry's own.
+    sentry_dsn: SecretStr | None = Field(default=None, validation_alias="SENTRY_DSN")
 
     @field_validator("orderdesk_api_url")
     @classmethod
@@ -125,7 +143,7 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'bridge.db').resolve()}"
         if not self.broker_url:
             self.broker_url = "filesystem://"
-        if not self.redis_url and self.broker_url.startswith(("redis://", "rediss://")):
+        if not self.redis_url and self.broker_url.startswith(REDIS_SCHEMES):
             self.redis_url = self.broker_url
         return self
 

@@ -11,12 +11,15 @@ from typing import Any
 
 from celery import signals
 
+from bridge.errortracking import init_error_tracking
 from bridge.jobs.celery_config import CelerySender, make_celery
 from bridge.jobs.dispatch import install_sender
 from bridge.logs import configure_logging
 from bridge.settings import get_settings
+from workers import liveness
 
 app = make_celery(get_settings(), include=["workers.tasks"])
+liveness.install(app)
 
 
 @signals.worker_init.connect
@@ -29,3 +32,10 @@ def _install_sender(**_: Any) -> None:
 def _bridge_logging(**_: Any) -> None:
     """Workers and beat log through the same structured setup as the web process."""
     configure_logging(get_settings())
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _error_tracking(**_: Any) -> None:
+    """Sentry (when SENTRY_DSN is set) in the worker's main process, before it forks its pool."""
+    init_error_tracking(get_settings())
