@@ -10,11 +10,12 @@ per child.
 The mode is chosen when a metric is created, and the ``celery`` command imports
 prometheus_client before it loads the app (Flower's command plugin uses it), so setting
 ``PROMETHEUS_MULTIPROC_DIR`` in the app module would come too late. Instead, once Celery says
-this process is a worker (the loader's ``worker_initialized``, set just before the task modules
-are imported) and before ``bridge.metrics`` defines anything, a fresh directory is made for this
-start, the variable points at it and prometheus_client's value class is switched to the
-multiprocess one. Children inherit both through the fork; a child that exits is marked dead; the
-directory is removed when the worker stops.
+this process is a worker (the ``celery worker`` command runs and the loader's
+``worker_initialized`` is set, just before the task modules are imported) and before
+``bridge.metrics`` defines anything, a fresh directory is made for this start, the variable
+points at it and prometheus_client's value class is switched to the multiprocess one. Children
+inherit both through the fork; a child that exits is marked dead; the directory is removed
+when the worker stops.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+import click
 import structlog
 from celery import Celery, signals
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server, values
@@ -48,10 +50,16 @@ class _Serving:
 _serving = _Serving()
 
 
+def _starting_worker(app: Celery) -> bool:
+    """Whether this process is starting ``celery worker`` (beat initialises the loader too)."""
+    command = click.get_current_context(silent=True)
+    return app.loader.worker_initialized and command is not None and command.info_name == "worker"
+
+
 @signals.import_modules.connect
 def _multiprocess_mode(sender: Celery, **_: Any) -> None:
     """In a worker, before the task modules (and ``bridge.metrics``) are imported."""
-    if not sender.loader.worker_initialized or get_settings().metrics_port == 0:
+    if not _starting_worker(sender) or get_settings().metrics_port == 0:
         return
     if "bridge.metrics" in sys.modules:
         raise RuntimeError(
