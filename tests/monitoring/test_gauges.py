@@ -19,24 +19,22 @@ from bridge.ops.gauges import BusinessGauges
 from bridge.settings import get_settings
 from tests.conftest import reset_caches
 
-NOW = datetime.now(UTC)
 
-
-def _store(session, od_id: str, *, active: bool = True, age: timedelta = timedelta(0)) -> Store:
+def _store(session, od_id: str, now: datetime, age: timedelta, *, active: bool = True) -> Store:
     store = Store(
         orderdesk_store_id=od_id,
         name=f"store {od_id}",
         api_key_encrypted="x",
         backend="simulated",
         active=active,
-        created_at=NOW - age,
+        created_at=now - age,
     )
     session.add(store)
     session.flush()
     return store
 
 
-def _order(session, store: Store, n: int, state: str, age: timedelta) -> Order:
+def _order(session, store: Store, n: int, state: str, at: datetime) -> Order:
     order = Order(
         store=store,
         orderdesk_order_id=str(n),
@@ -48,15 +46,13 @@ def _order(session, store: Store, n: int, state: str, age: timedelta) -> Order:
     session.add(order)
     session.flush()
     # updated_at follows every write; set it after the insert, as a past change would have.
-    session.execute(update(Order).where(Order.id == order.id).values(updated_at=NOW - age))
+    session.execute(update(Order).where(Order.id == order.id).values(updated_at=at))
     return order
 
 
-def _receipt(session, store: Store, age: timedelta, status: int = 200) -> None:
+def _receipt(session, store: Store, at: datetime, status: int = 200) -> None:
     session.add(
-        WebhookReceipt(
-            store_id=store.id, received_at=NOW - age, outcome="accepted", http_status=status
-        )
+        WebhookReceipt(store_id=store.id, received_at=at, outcome="accepted", http_status=status)
     )
 
 
@@ -79,43 +75,44 @@ def broker(bridge_env: pytest.MonkeyPatch, redis_url: str) -> redis.Redis:
 
 
 def test_gauges_read_what_the_database_and_broker_hold(database: str, broker) -> None:
+    now = datetime.now(UTC)
     with session_scope() as session:
-        busy = _store(session, "111", age=timedelta(days=30))
-        quiet = _store(session, "222", age=timedelta(days=30))
-        _store(session, "333", age=timedelta(hours=1))
-        _store(session, "444", active=False, age=timedelta(days=30))
-        _order(session, busy, 1, "received", timedelta(minutes=20))
-        _order(session, busy, 2, "received", timedelta(minutes=5))
-        _order(session, busy, 3, "failed", timedelta(hours=2))
-        shipped = _order(session, busy, 4, "shipped", timedelta(days=3))
-        _order(session, quiet, 5, "in_process", timedelta(hours=6))
+        busy = _store(session, "111", now, timedelta(days=30))
+        quiet = _store(session, "222", now, timedelta(days=30))
+        _store(session, "333", now, timedelta(hours=1))
+        _store(session, "444", now, timedelta(days=30), active=False)
+        _order(session, busy, 1, "received", now - timedelta(minutes=20))
+        _order(session, busy, 2, "received", now - timedelta(minutes=5))
+        _order(session, busy, 3, "failed", now - timedelta(hours=2))
+        shipped = _order(session, busy, 4, "shipped", now - timedelta(days=3))
+        _order(session, quiet, 5, "in_process", now - timedelta(hours=6))
         session.add_all(
             [
                 Shipment(
                     order=shipped,
                     package_id="p1",
                     remote_shipment_id="r1",
-                    posted_at=NOW,
-                    created_at=NOW - timedelta(days=3),
+                    posted_at=now,
+                    created_at=now - timedelta(days=3),
                 ),
                 Shipment(
                     order=shipped,
                     package_id="p2",
                     remote_shipment_id="r2",
-                    created_at=NOW - timedelta(minutes=40),
+                    created_at=now - timedelta(minutes=40),
                 ),
                 Shipment(
                     order=shipped,
                     package_id="p3",
                     remote_shipment_id="r3",
                     voided=True,
-                    created_at=NOW - timedelta(days=2),
+                    created_at=now - timedelta(days=2),
                 ),
             ]
         )
-        _receipt(session, busy, timedelta(minutes=3))
-        _receipt(session, busy, timedelta(minutes=1), status=403)  # refused: not a webhook
-        _receipt(session, quiet, timedelta(days=5))  # outside the window
+        _receipt(session, busy, now - timedelta(minutes=3))
+        _receipt(session, busy, now - timedelta(minutes=1), status=403)  # refused: no webhook
+        _receipt(session, quiet, now - timedelta(days=5))  # outside the window
     broker.rpush(queues.QUEUE_INTAKE, "m1", "m2", "m3")
     broker.rpush(queues.QUEUE_POLL, "m4")
 
@@ -138,10 +135,10 @@ def test_gauges_read_what_the_database_and_broker_hold(database: str, broker) ->
     assert value("bridge_shipments_unposted_oldest_age_seconds") == pytest.approx(2400, abs=30)
     last = "bridge_store_last_webhook_timestamp_seconds"
     assert value(last, store="111") == pytest.approx(
-        (NOW - timedelta(minutes=3)).timestamp(), abs=1
+        (now - timedelta(minutes=3)).timestamp(), abs=1
     )
     assert value(last, store="222") == 0  # nothing in two days: the silent-store alert fires
-    assert value(last, store="333") == pytest.approx((NOW - timedelta(hours=1)).timestamp(), abs=1)
+    assert value(last, store="333") == pytest.approx((now - timedelta(hours=1)).timestamp(), abs=1)
     assert (last, frozenset({("store", "444")})) not in samples  # disabled stores are left out
     assert {q: value("bridge_queue_length", queue=q) for q in queues.ALL_QUEUES} == {
         "intake": 3,
