@@ -62,9 +62,12 @@ def _multiprocess_mode(sender: Celery, **_: Any) -> None:
     if not _starting_worker(sender) or get_settings().metrics_port == 0:
         return
     if "bridge.metrics" in sys.modules:
-        raise RuntimeError(
-            "bridge.metrics was imported before the worker set up multiprocess metrics, so "
-            "the counts of its children could not be summed; import it from the task modules only"
+        # Its metrics without labels already count per process and will be missing from the
+        # endpoint; the worker still runs (orders matter more), and says so.
+        log.error(
+            "worker_metrics.partial",
+            reason="bridge.metrics was imported before the worker set up multiprocess metrics",
+            hint="import it from the task modules only, never from workers.celery_app's imports",
         )
     _serving.directory = tempfile.mkdtemp(prefix=DIRECTORY_PREFIX)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _serving.directory

@@ -6,6 +6,7 @@ stays in the sum."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -68,6 +69,8 @@ def test_worker_endpoint_sums_children_and_shows_gauges(bridge, orderdesk, wareh
     )
     text, samples = scrape(url)
     assert not first_children & set(bridge.worker_children()), "no child was replaced"
+    assert "worker_metrics.serving" in bridge.procs["worker"].text()
+    assert "worker_metrics.partial" not in bridge.procs["worker"].text()
 
     # Task runs, by name and outcome, counted in the children and summed by the main process.
     for task in (queues.SUBMIT_ORDER, queues.MOVE_IN_PROCESS, queues.POLL_WAREHOUSE):
@@ -104,3 +107,21 @@ def test_worker_endpoint_sums_children_and_shows_gauges(bridge, orderdesk, wareh
     assert started - 5 <= last_webhook <= time.time()
     for queue in queues.ALL_QUEUES:
         assert ("bridge_queue_length", frozenset({("queue", queue)})) in samples
+
+
+@pytest.mark.slow
+def test_a_taken_metrics_port_costs_the_worker_nothing_but_its_endpoint(
+    bridge, orderdesk, warehouse
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        bridge.env["BRIDGE_METRICS_PORT"] = str(taken.getsockname()[1])
+        bridge.start_web()
+        worker = bridge.start_worker()
+        orderdesk.configure_rule(STORE_ID, f"{bridge.web_url}/webhooks/orderdesk")
+        orderdesk.create_order(STORE_ID, sample_orders(1)[0])
+        wait_until(lambda: warehouse.create_calls == 1, 60, "the order sent to the warehouse")
+    assert "worker_metrics.unavailable" in worker.text()
+    assert "BRIDGE_METRICS_PORT" in worker.text()
+    assert "Traceback" not in worker.text()
