@@ -101,6 +101,8 @@ class Service:
 
 _NOT_LABEL = re.compile(r"[^a-z0-9]+")
 # Path segments kept in an endpoint label: words ("orders", "batch-shipments") and API versions.
+# Everything else (digits, keys like od-700700-55, escapes) is an id. Order Desk's and the
+# warehouses' ids all hold digits; an API whose ids are plain words would need a template here.
 _PATH_WORD = re.compile(r"[A-Za-z][A-Za-z_-]{0,39}|v\d{1,2}")
 
 
