@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     admin_login_max_failures_per_address: int = Field(default=20, gt=0)
     admin_login_lockout_minutes: int = Field(default=15, gt=0, le=24 * 60)
     log_format: Literal["json", "console"] = "json"
+    # Where a worker serves /metrics for all its processes; 0 serves nothing (workers/metrics.py).
+    metrics_port: int = Field(default=9808, ge=0, le=65535)
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     store_cache_seconds: float = Field(default=60.0, ge=0)

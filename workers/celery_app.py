@@ -2,7 +2,8 @@
 
 Configuration lives in ``bridge.jobs.celery_config``; this module only builds the app, hands the
 core its sender when the worker starts (so the steps' follow-up messages go out through this
-app), and routes Celery's logging through the bridge's structured setup.
+app), routes Celery's logging through the bridge's structured setup, and loads
+``workers.metrics``, whose signal handlers serve the worker's ``/metrics``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from bridge.jobs.celery_config import CelerySender, make_celery
 from bridge.jobs.dispatch import install_sender
 from bridge.logs import configure_logging
 from bridge.settings import get_settings
-from workers import liveness
+from workers import liveness, metrics
+
+__all__ = ["app", "metrics"]
 
 app = make_celery(get_settings(), include=["workers.tasks"])
 liveness.install(app)
