@@ -1,13 +1,19 @@
-"""The ``bridge`` command line: one plain sentence and a non-zero exit on any error."""
+"""The ``bridge`` command line: one plain sentence and a non-zero exit on any error.
+
+Errors an operator can fix (settings, refusals, an unmigrated database, PostgreSQL or Redis not
+answering) end as one line on standard error and exit code 1, never a traceback.
+"""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
 from bridge import __version__
 from bridge.accounts.users import AdminUserError
+from bridge.cli import errors
 from bridge.crypto import SecretError, new_secret_key
 from bridge.jobs.celery_config import CelerySender
 from bridge.jobs.dispatch import install_sender
@@ -27,6 +33,11 @@ class BridgeGroup(click.Group):
             return super().invoke(ctx)
         except OPERATOR_ERRORS as exc:
             raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            message = errors.explain(exc)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
 
 
 @click.group(cls=BridgeGroup)
@@ -42,7 +53,9 @@ def main(ctx: click.Context) -> None:
         if ctx.invoked_subcommand == "secret-key":
             return
         raise
-    configure_logging(settings)
+    # A person at a terminal reads plain sentences; a script or a log collector gets the
+    # configured format (JSON in production).
+    configure_logging(settings, "plain" if sys.stderr.isatty() else None)
     # Commands that publish (`bridge orders retry`, `bridge dev`) send through the broker the
     # settings name; the Celery app itself is only built on the first message.
     install_sender(CelerySender())
