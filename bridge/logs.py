@@ -33,9 +33,11 @@ def gunicorn_access_fields(_logger: Any, _method: str, event: dict[str, Any]) ->
     """Turn gunicorn's access line into fields: method, path, status, duration, size.
 
     The path is logged without its query string, which may carry what does not belong in logs.
+    A stdlib record's arguments arrive as ``positional_args``; they are already in its message,
+    so other records simply drop them.
     """
+    args = event.pop("positional_args", None)
     record = event.get("_record")
-    args = getattr(record, "args", None)
     if getattr(record, "name", "") != "gunicorn.access" or not isinstance(args, Mapping):
         return event
     status = str(args.get("s", ""))
@@ -64,14 +66,14 @@ def plain_words(_logger: Any, _method: str, event: dict[str, Any]) -> str:
     return f"{text}\n{failure}" if failure else text
 
 
-SHARED_PROCESSORS: list[Any] = [
+BASE_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
-    gunicorn_access_fields,
-    redact_secrets,
 ]
+# Records of the standard library's loggers (gunicorn, Celery, alembic...) on their way in.
+FOREIGN_PROCESSORS: list[Any] = [*BASE_PROCESSORS, gunicorn_access_fields, redact_secrets]
 
 
 def formatter(fmt: LogFormat = "json") -> logging.Formatter:
@@ -84,7 +86,8 @@ def formatter(fmt: LogFormat = "json") -> logging.Formatter:
     else:
         renderer = structlog.processors.JSONRenderer()
     return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=SHARED_PROCESSORS,
+        foreign_pre_chain=FOREIGN_PROCESSORS,
+        pass_foreign_args=True,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
@@ -100,7 +103,11 @@ def configure_logging(settings: Settings, fmt: LogFormat | None = None) -> None:
     reads its standard error.
     """
     structlog.configure(
-        processors=[*SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            *BASE_PROCESSORS,
+            redact_secrets,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         # Not cached: tests (structlog.testing.capture_logs) re-configure processors at run time.
