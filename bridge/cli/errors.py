@@ -1,4 +1,4 @@
-"""The failures an operator meets before anything works, as one sentence each.
+"""The failures an operator meets before anything works, and the refusals, as one sentence each.
 
 A database that was never migrated, a PostgreSQL or Redis that does not answer: the driver's
 exception is long and names none of what to do. ``explain`` finds one of those causes anywhere
@@ -18,9 +18,15 @@ import redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from bridge.settings import get_settings
+from bridge.accounts.users import AdminUserError
+from bridge.crypto import SecretError
+from bridge.ops.operations import OperationError
+from bridge.settings import SettingsError, get_settings
+from bridge.stores.registry import StoreError
 
 NOT_MIGRATED = "database not migrated: run `bridge db upgrade`"
+# Refusals whose message is already the one sentence to print.
+OPERATOR_ERRORS = (SettingsError, StoreError, SecretError, OperationError, AdminUserError)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -54,6 +60,8 @@ def _reason(exc: BaseException) -> str:
 
 def explain(exc: BaseException) -> str | None:
     """One sentence for a cause an operator can fix, or None."""
+    if isinstance(exc, OPERATOR_ERRORS):
+        return str(exc)
     for cause in _chain(exc):
         if isinstance(cause, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
             return NOT_MIGRATED

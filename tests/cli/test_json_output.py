@@ -36,11 +36,14 @@ BOX = set("┏┓┗┛┃━│─╇╈┡┩")
 def _commands(
     group: click.Group, path: tuple[str, ...] = ()
 ) -> Iterator[tuple[tuple[str, ...], click.Command]]:
-    for name, command in group.commands.items():
-        if isinstance(command, click.Group):
-            yield from _commands(command, (*path, name))
-        else:
-            yield (*path, name), command
+    with click.Context(group) as ctx:
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None
+            if isinstance(command, click.Group):
+                yield from _commands(command, (*path, name))
+            else:
+                yield (*path, name), command
 
 
 def _secrets() -> list[str]:
