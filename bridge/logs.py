@@ -118,6 +118,8 @@ def configure_logging(settings: Settings, fmt: LogFormat | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # Python's warnings (Celery's warning about running as root, deprecations) as log lines too.
+    logging.captureWarnings(True)
     for noisy in ("urllib3", "werkzeug", "amqp", "kombu"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

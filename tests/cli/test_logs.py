@@ -155,3 +155,48 @@ def test_cli_tables_on_a_terminal(bridge_env: pytest.MonkeyPatch, store: int) ->
     text = re.sub(r"\x1b\[[0-9;]*m", "", seen.stdout)  # colours and bold off
     assert "┃ STORE ID ┃" in text and f"│ {STORE_ID}   │ Ops <Test> Store │" in text
     assert json_lines(seen.stdout) == []
+
+
+def _run_until(command: list[str], ready: str, tmp_path: Path) -> Served:
+    """Run a Celery program until its log says ``ready``, stop it (SIGTERM), return its output."""
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=stdout, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 60
+        while ready not in err.read_text():
+            assert process.poll() is None, err.read_text()
+            assert time.monotonic() < deadline, f"never logged {ready!r}: {err.read_text()}"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return Served(out.read_text(), err.read_text())
+
+
+# Celery prints this one line straight to the original stdout when it is stopped; no setting
+# or hook turns it off.
+CELERY_SHUTDOWN_NOTICE = "worker: Warm shutdown (MainProcess)"
+
+
+@pytest.mark.parametrize(
+    ("program", "ready"),
+    [
+        (["worker", "--concurrency", "1", "--without-mingle", "--without-gossip"], " ready."),
+        (["beat", "--schedule", "beat-schedule"], "beat: Starting"),
+    ],
+)
+def test_celery_worker_and_beat_write_json_without_banners(
+    broker: str, bridge_env: pytest.MonkeyPatch, tmp_path: Path, program: list[str], ready: str
+) -> None:
+    bridge_env.setenv("BRIDGE_LOG_FORMAT", "json")
+    celery = str(Path(sys.executable).with_name("celery"))
+
+    served = _run_until([celery, "-A", "workers", *program, "--loglevel", "INFO"], ready, tmp_path)
+
+    lines = [line for line in served.lines if line != CELERY_SHUTDOWN_NOTICE]
+    assert lines and all(isinstance(json.loads(line), dict) for line in lines)
+    assert "[tasks]" not in served.stdout and "LocalTime" not in served.stdout
