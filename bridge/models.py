@@ -102,6 +102,10 @@ class Store(TimestampMixin, Base):
     orderdesk_folders: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     poll_interval_seconds: Mapped[int] = mapped_column(Integer, default=300)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set while an operator holds the store's orders back (bridge.stores.pause): webhooks are
+    # still taken in, nothing is sent to the warehouse until it is cleared.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_by: Mapped[str | None] = mapped_column(String(100))
 
     orders: Mapped[list[Order]] = relationship(back_populates="store")
 

@@ -20,7 +20,19 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from bridge.keystrength import ring_problem
 
 DEFAULT_ORDERDESK_API_URL = "https://app.orderdesk.me/api/v2"
-BROKER_SCHEMES = ("redis", "rediss", "filesystem", "sqla+sqlite", "sqla+postgresql", "memory")
+BROKER_SCHEMES = (
+    "redis",
+    "rediss",
+    "sentinel",
+    "filesystem",
+    "sqla+sqlite",
+    "sqla+postgresql",
+    "memory",
+)
+
+
+# Broker URLs that are Redis, which the shared limiter can then use too.
+REDIS_SCHEMES = ("redis://", "rediss://", "sentinel://")
 
 
 class SettingsError(RuntimeError):
@@ -37,9 +49,13 @@ class Settings(BaseSettings):
     database_url: str = ""
     broker_url: str = ""
     redis_url: str = ""
+    # The primary's name the Sentinels watch, when the broker or Redis URL is sentinel://.
+    redis_sentinel_master: str = "mymaster"
     secret_key: SecretStr | None = None
     orderdesk_api_url: str = DEFAULT_ORDERDESK_API_URL
     admin_enabled: bool = True
+    # Where operators open Flower; the admin dashboard links to it (no link when empty).
+    flower_url: str = ""
     # Reverse proxies in front of the web process that append X-Forwarded-For/-Proto; 0 trusts
     # none, so a client cannot spoof its address past the refusal and sign-in throttles.
     proxy_hops: int = Field(default=0, ge=0, le=5)
@@ -48,6 +64,8 @@ class Settings(BaseSettings):
     admin_login_max_failures_per_address: int = Field(default=20, gt=0)
     admin_login_lockout_minutes: int = Field(default=15, gt=0, le=24 * 60)
     log_format: Literal["json", "console"] = "json"
+    # Where a worker serves /metrics for all its processes; 0 serves nothing (workers/metrics.py).
+    metrics_port: int = Field(default=9808, ge=0, le=65535)
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     store_cache_seconds: float = Field(default=60.0, ge=0)
@@ -71,6 +89,10 @@ class Settings(BaseSettings):
     refusals_per_minute: float = Field(default=30.0, gt=0)
     refusal_receipt_seconds: float = Field(default=60.0, gt=0)
     retention_days: int = Field(default=90, gt=0)
+    # Touched every few seconds by the worker and by beat when set; liveness probes read its age.
+    heartbeat_file: Path | None = None
+    # Error tracking (bridge/errortracking.py) is on when set; the name is Sentry's own.
+    sentry_dsn: SecretStr | None = Field(default=None, validation_alias="SENTRY_DSN")
 
     @field_validator("orderdesk_api_url")
     @classmethod
@@ -78,6 +100,18 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("flower_url")
+    @classmethod
+    def _plain_link(cls, value: str) -> str:
+        """An http(s) address without a login in it: it is shown on the admin pages."""
+        if not value:
+            return value
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("must not contain a user name or password (Flower asks for them)")
+        return value
 
     @field_validator("secret_key")
     @classmethod
@@ -117,7 +151,7 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'bridge.db').resolve()}"
         if not self.broker_url:
             self.broker_url = "filesystem://"
-        if not self.redis_url and self.broker_url.startswith(("redis://", "rediss://")):
+        if not self.redis_url and self.broker_url.startswith(REDIS_SCHEMES):
             self.redis_url = self.broker_url
         return self
 

@@ -18,7 +18,14 @@ from tests.test_imports import import_graph
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("bridge.keystrength", "bridge.states", "bridge.metrics"),
     ("bridge.settings",),
-    ("bridge.models", "bridge.logs", "bridge.crypto", "bridge.db", "bridge.migrate"),
+    (
+        "bridge.models",
+        "bridge.logs",
+        "bridge.errortracking",
+        "bridge.crypto",
+        "bridge.db",
+        "bridge.migrate",
+    ),
     ("bridge.remote", "bridge.migrations"),
     ("bridge.history", "bridge.accounts", "bridge.orderdesk", "bridge.jobs"),
     ("bridge.backends", "bridge.sim"),

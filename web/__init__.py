@@ -13,6 +13,7 @@ import structlog
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bridge.errortracking import init_error_tracking
 from bridge.jobs.celery_config import CelerySender
 from bridge.jobs.dispatch import install_sender
 from bridge.logs import configure_logging
@@ -24,6 +25,7 @@ log = structlog.get_logger(__name__)
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
     configure_logging(settings)
+    init_error_tracking(settings)
     # The intake and the admin actions publish their follow-up work through this.
     install_sender(CelerySender())
     app = Flask(__name__)

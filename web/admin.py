@@ -1,4 +1,4 @@
-"""The admin pages: what the bridge holds, and the two actions a person takes (retry, cancel).
+"""The admin pages: what the bridge holds, and the actions a person takes (retry, cancel, pause).
 
 Plain server-rendered HTML for signed-in admin users (``bridge users add``; the sign-in, the
 session and CSRF are in ``web.admin_auth``). Actions are recorded under the user's name. The
@@ -15,10 +15,12 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 from pydantic import ValidationError
 
 from bridge.db import session_scope
-from bridge.ops import operations
+from bridge.ops import operations, overview
 from bridge.orderdesk.payload import Order as OrderDeskOrder
+from bridge.settings import get_settings
 from bridge.states import OrderState, can_move
-from bridge.stores.registry import StoreRegistry
+from bridge.stores.pause import pause_store, resume_store
+from bridge.stores.registry import StoreError, StoreRegistry
 from web import admin_auth
 from web.admin_auth import Refused
 
@@ -31,6 +33,13 @@ NOTICES = {
     "cancel_requested": "The warehouse is being asked to cancel the order.",
     "cancelled": "The order was parked, so it was cancelled at once.",
     "not_sent": "The broker did not answer; the sweeper will send the work within minutes.",
+}
+
+STORE_NOTICES = {
+    "paused": "The store is paused: its webhooks are still taken in, nothing goes to the "
+    "warehouse until it is resumed.",
+    "resumed": "The store is resumed and its waiting orders were sent for submission.",
+    "unchanged": "Nothing changed: the store already was in that state.",
 }
 
 bp.before_request(admin_auth.guard)
@@ -104,6 +113,10 @@ def dashboard() -> str:
             "rejected": operations.find_orders(session, OrderState.REJECTED.value, limit=25),
             "changed": operations.find_orders(session, changed_after_submission=True, limit=25),
             "receipts": operations.recent_receipts(session, limit=25),
+            "waiting": overview.oldest_waiting(session),
+            "throughput": overview.throughput(session),
+            "paused": overview.paused_stores(session),
+            "flower_url": get_settings().flower_url,
         }
         return render_template("admin/dashboard.html", **context)
 
@@ -195,10 +208,41 @@ def _store_views(session: Any) -> list[dict[str, Any]]:
 
 @bp.get("/stores")
 def stores() -> str:
+    return _render_stores()
+
+
+def _render_stores(*, error: str | None = None) -> str:
     with session_scope() as session:
         views = _store_views(session)
         counts = operations.state_counts(session)
-    return render_template("admin/stores.html", stores=views, counts=counts)
+    return render_template(
+        "admin/stores.html",
+        stores=views,
+        counts=counts,
+        notice=STORE_NOTICES.get(request.args.get("notice", "")),
+        error=error,
+    )
+
+
+def _pause_action(store_id: str, action: Any) -> Response | tuple[str, int]:
+    """Pause or resume under the signed-in user's name, then show the stores page again."""
+    try:
+        with session_scope() as session:
+            result = action(session, store_id, admin_auth.current_user_name())
+    except StoreError as exc:
+        return _render_stores(error=str(exc)), 409
+    notice = ("paused" if result.paused else "resumed") if result.changed else "unchanged"
+    return redirect(url_for("admin.stores", notice=notice), code=303)
+
+
+@bp.post("/stores/<store_id>/pause")
+def pause(store_id: str) -> Response | tuple[str, int]:
+    return _pause_action(store_id, pause_store)
+
+
+@bp.post("/stores/<store_id>/resume")
+def resume(store_id: str) -> Response | tuple[str, int]:
+    return _pause_action(store_id, resume_store)
 
 
 @bp.get("/receipts")

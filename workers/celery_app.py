@@ -2,7 +2,8 @@
 
 Configuration lives in ``bridge.jobs.celery_config``; this module only builds the app, hands the
 core its sender when the worker starts (so the steps' follow-up messages go out through this
-app), and routes Celery's logging through the bridge's structured setup.
+app), routes Celery's logging through the bridge's structured setup, and loads
+``workers.metrics``, whose signal handlers serve the worker's ``/metrics``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ from typing import Any
 
 from celery import signals
 
+from bridge.errortracking import init_error_tracking
 from bridge.jobs.celery_config import CelerySender, make_celery
 from bridge.jobs.dispatch import install_sender
 from bridge.logs import configure_logging
 from bridge.settings import get_settings
+from workers import liveness, metrics
+
+__all__ = ["app", "metrics"]
 
 app = make_celery(get_settings(), include=["workers.tasks"])
+liveness.install(app)
 
 
 @signals.worker_init.connect
@@ -29,6 +35,13 @@ def _install_sender(**_: Any) -> None:
 def _bridge_logging(**_: Any) -> None:
     """Workers and beat log through the same structured setup as the web process."""
     configure_logging(get_settings())
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _error_tracking(**_: Any) -> None:
+    """Sentry (when SENTRY_DSN is set) in the worker's main process, before it forks its pool."""
+    init_error_tracking(get_settings())
 
 
 def _json_logs() -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from celery import Task
+from celery.exceptions import Retry
 
 from bridge.jobs import followups, leases, queues
 from bridge.jobs.celery_config import TASK_TIME_LIMIT
@@ -53,6 +54,9 @@ class BridgeTask(Task):
         outcome = "ok"
         try:
             return super().__call__(*args, **kwargs)
+        except Retry:
+            outcome = "retry"
+            raise
         except Exception:
             outcome = "error"
             raise

@@ -10,6 +10,7 @@ import click
 from bridge.cli.output import Column, json_option, print_json, print_table
 from bridge.db import session_scope
 from bridge.ops import operations
+from bridge.ops.fetch import fetch_order
 from bridge.states import OrderState
 
 ACTOR = "cli"
@@ -225,3 +226,21 @@ def _retry_many(state: str | None, store: str | None, yes: bool) -> None:
 def cancel(ref: str) -> None:
     """Ask the warehouse to cancel an order, as the cancel rule does."""
     _report(operations.request_cancel(ref, ACTOR))
+
+
+@group.command()
+@click.argument("store_id")
+@click.argument("orderdesk_order_id")
+def fetch(store_id: str, orderdesk_order_id: str) -> None:
+    """Take one order in from the Order Desk API, for a webhook Order Desk gave up on."""
+    result = fetch_order(store_id, orderdesk_order_id, ACTOR)
+    name = f"{result.store_id}:{result.orderdesk_order_id}"
+    if result.already_here:
+        click.echo(f"order {name} is already here (row {result.order_row_id}, {result.state})")
+        return
+    line = f"order {name} fetched: {result.outcome}"
+    if result.order_row_id is not None:
+        line += f" (row {result.order_row_id}, {result.state})"
+    if result.reason:
+        line += f": {result.reason}"
+    click.echo(line)

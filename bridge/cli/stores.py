@@ -23,7 +23,10 @@ from bridge.orderdesk.check import check_store
 from bridge.pipeline.reconcile import intake_folder_names
 from bridge.remote.errors import RemoteError
 from bridge.stores.context import StoreContext
+from bridge.stores.pause import pause_store, resume_store
 from bridge.stores.registry import StoreError, StoreRegistry
+
+ACTOR = "cli"
 
 
 def _settings_options(func: Any) -> Any:
@@ -118,6 +121,7 @@ STORE_COLUMNS = (
     Column("name", "NAME", max_width=24),
     Column("backend", "BACKEND"),
     Column("active", "ACTIVE"),
+    Column("paused", "PAUSED"),
     Column("api_key", "API KEY"),
 )
 
@@ -178,6 +182,33 @@ def disable(store_id: str) -> None:
     with session_scope() as session:
         StoreRegistry(session).disable(store_id)
     click.echo(f"store {store_id} disabled")
+
+
+@group.command()
+@click.argument("store_id")
+def pause(store_id: str) -> None:
+    """Hold back a store's submissions; its webhooks are still taken in and stored."""
+    with session_scope() as session:
+        result = pause_store(session, store_id, ACTOR)
+    if not result.changed:
+        click.echo(f"store {store_id} was already paused ({result.waiting} order(s) waiting)")
+        return
+    click.echo(
+        f"store {store_id} paused: nothing goes to the warehouse until `bridge stores resume "
+        f"{store_id}` ({result.waiting} order(s) waiting)"
+    )
+
+
+@group.command()
+@click.argument("store_id")
+def resume(store_id: str) -> None:
+    """Resume a paused store and send its waiting orders for submission."""
+    with session_scope() as session:
+        result = resume_store(session, store_id, ACTOR)
+    if not result.changed:
+        click.echo(f"store {store_id} is not paused")
+        return
+    click.echo(f"store {store_id} resumed: {result.waiting} waiting order(s) sent for submission")
 
 
 @group.command()

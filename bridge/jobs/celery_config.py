@@ -61,12 +61,17 @@ def broker_options(settings: Settings) -> dict[str, Any]:
             # default 1 s capped a worker at about two tasks a second); a folder scan is cheap.
             "polling_interval": 0.1,
         }
-    if settings.broker_url.startswith(("redis://", "rediss://")):
-        return {
+    if settings.broker_url.startswith(("redis://", "rediss://", "sentinel://")):
+        options: dict[str, Any] = {
             "visibility_timeout": VISIBILITY_TIMEOUT,
             "socket_connect_timeout": 2,
             "socket_timeout": 10,
         }
+        if settings.broker_url.startswith("sentinel://"):
+            # Kombu asks the Sentinels for this primary, and again after a failover.
+            options["master_name"] = settings.redis_sentinel_master
+            options["sentinel_kwargs"] = {"socket_timeout": 2, "socket_connect_timeout": 2}
+        return options
     return {}
 
 

@@ -110,8 +110,8 @@ def find_orders(
     offset: int = 0,
     changed_after_submission: bool = False,
 ) -> list[Order]:
-    """Orders newest first; ``store`` is the Order Desk store id, ``search`` an Order Desk id or
-    (part of) an order number."""
+    """Orders newest first; ``store`` is the Order Desk store id, ``search`` an Order Desk id,
+    (part of) an order number, or a package's tracking number."""
     query = select(Order).options(selectinload(Order.store)).order_by(Order.id.desc())
     if (wanted := _state(state)) is not None:
         query = query.where(Order.state == wanted)
@@ -120,8 +120,13 @@ def find_orders(
     if search and search.strip():
         text = search.strip()
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        tracked = select(Shipment.order_id).where(Shipment.tracking_number == text)
         query = query.where(
-            or_(Order.orderdesk_order_id == text, Order.order_number.ilike(pattern, escape="\\"))
+            or_(
+                Order.orderdesk_order_id == text,
+                Order.order_number.ilike(pattern, escape="\\"),
+                Order.id.in_(tracked),
+            )
         )
     if changed_after_submission:
         query = query.where(Order.changed_after_submission.is_(True))

@@ -171,8 +171,12 @@ class OrderDeskClient:
     # -- orders --------------------------------------------------------------------------------
 
     def get_order(self, order_id: str | int) -> Order:
+        return Order.model_validate(self.get_order_data(order_id))
+
+    def get_order_data(self, order_id: str | int) -> dict[str, Any]:
+        """The order as Order Desk's JSON object, untyped: what a webhook would have posted."""
         envelope = self._get(f"/orders/{path_id(order_id)}")
-        return Order.model_validate(envelope.get("order") or {})
+        return envelope.get("order") or {}
 
     def list_orders(
         self,

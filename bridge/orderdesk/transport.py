@@ -74,6 +74,7 @@ class Transport:
                 remaining_header="X-Tokens-Remaining",
                 retry_after_headers=("X-Retry-After",),
                 refused_credentials=self._credentials_refused,
+                metric_name="orderdesk",
             ),
             limiter=limiter,
             timeout=timeout,

@@ -40,7 +40,7 @@ from bridge.db import session_scope
 from bridge.history import EventKind, record, transition
 from bridge.jobs import followups, queues
 from bridge.jobs.retry import backoff_seconds, retry_after
-from bridge.models import Order, OrderEvent, utcnow
+from bridge.models import Order, OrderEvent, Store, utcnow
 from bridge.orderdesk.payload import Order as OrderDeskOrder
 from bridge.pipeline import notes
 from bridge.remote.errors import RemoteError
@@ -130,6 +130,13 @@ def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
     lease_until = now + timedelta(seconds=settings.submit_lease_seconds)
     claims: list[Claim] = []
     with session_scope() as session:
+        # Shared lock: a pause (an UPDATE of this row) waits for the claim, and a claim after a
+        # committed pause sees it and claims nothing.
+        paused = session.scalar(
+            select(Store.paused_at).where(Store.id == store_id).with_for_update(read=True)
+        )
+        if paused is not None:
+            return claims
         others = (
             select(Order.id)
             .where(
@@ -418,6 +425,9 @@ def submit_order(order_id: int) -> int:
         log.info(
             "submit_skipped_inactive_store", order_row=order_id, store=context.orderdesk_store_id
         )
+        return 0
+    if context.paused:
+        log.info("submit_held_paused_store", order_row=order_id, store=context.orderdesk_store_id)
         return 0
     batch_size = max(context.capabilities.bulk_submit_max, 1)
     if (

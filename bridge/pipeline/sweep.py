@@ -30,6 +30,7 @@ from bridge.pipeline.poll import cursor_row, due_stores
 from bridge.pipeline.shipments import still_to_post
 from bridge.settings import get_settings
 from bridge.states import OrderState
+from bridge.stores.pause import paused_stores
 
 log = structlog.get_logger(__name__)
 
@@ -104,10 +105,14 @@ def fail_exhausted_submissions(session: Session, clock: _Clock) -> int:
 
 
 def resend_forgotten_submissions(session: Session, clock: _Clock) -> int:
-    """Received orders nobody picked up, and attempts whose retry time passed unnoticed."""
+    """Received orders nobody picked up, and attempts whose retry time passed unnoticed.
+
+    A paused store's orders wait on purpose; its resume sends them.
+    """
     overdue = session.scalars(
         select(Order.id).where(
             clock.not_recently_sent(),
+            Order.store_id.not_in(paused_stores()),
             or_(
                 (Order.state == OrderState.RECEIVED.value) & (Order.updated_at < clock.quiet),
                 (Order.state == OrderState.SUBMITTING.value)

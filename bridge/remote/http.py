@@ -12,6 +12,8 @@ Order Desk and every REST warehouse backend go through ``Sender``, so these rule
   connection, 5xx, unreadable answer) is a ``TransientError`` for a read but an
   ``AmbiguousOutcome`` for a write, which the caller must settle by looking before sending again.
 - 401/403 is ``AuthError``; 429 is ``RateLimited`` with the server's wait.
+- Every request sent is counted (``bridge_external_calls_total``: service, endpoint template,
+  status) and timed, and every wait for a token measured, here and only here.
 - ``call`` repeats, with capped jittered backoff, only what cannot duplicate anything:
   ``RateLimited`` and ``TransientError`` always, ``AmbiguousOutcome`` only for idempotent
   requests. A plain write is never retried blindly.
@@ -23,6 +25,8 @@ wording) stays with the service: ``bridge/orderdesk/transport.py``, ``bridge/bac
 from __future__ import annotations
 
 import math
+import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -40,6 +44,7 @@ from tenacity import (
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from bridge import __version__
+from bridge.metrics import EXTERNAL_CALL_SECONDS, EXTERNAL_CALLS, RATE_LIMIT_WAIT_SECONDS
 from bridge.remote.errors import (
     AmbiguousOutcome,
     AuthError,
@@ -85,6 +90,28 @@ class Service:
     pause_when_exhausted: bool = False
     # The message of a 401/403, in the service's own words (its error body may say why).
     refused_credentials: Callable[[requests.Response], str] | None = None
+    # The ``service`` label of its metrics when ``name`` carries an id (one series per API).
+    metric_name: str | None = None
+
+    @property
+    def metric_label(self) -> str:
+        """A short, stable label: ``metric_name``, or ``name`` in lower case ("shipstation")."""
+        return self.metric_name or _NOT_LABEL.sub("_", self.name.lower()).strip("_")
+
+
+_NOT_LABEL = re.compile(r"[^a-z0-9]+")
+# Path segments kept in an endpoint label: words ("orders", "batch-shipments") and API versions.
+# Everything else (digits, keys like od-700700-55, escapes) is an id. Order Desk's and the
+# warehouses' ids all hold digits; an API whose ids are plain words would need a template here.
+_PATH_WORD = re.compile(r"[A-Za-z][A-Za-z_-]{0,39}|v\d{1,2}")
+
+
+def endpoint_label(method: str, path: str) -> str:
+    """``GET /orders/{id}/shipments`` for ``GET /orders/123/shipments?x=1``: the endpoint
+    without its ids, so one series per endpoint whatever order or package it is about."""
+    segments = path.split("?", 1)[0].strip("/").split("/")
+    template = "/".join(s if _PATH_WORD.fullmatch(s) else "{id}" for s in segments if s)
+    return f"{method.upper()} /{template}"
 
 
 def never_sent(exc: requests.RequestException) -> bool:
@@ -215,7 +242,10 @@ class Sender:
         """One request, once. Returns any answer below 500 that is not 401/403/429 or a 3xx."""
         method = method.upper()
         write = method not in READ_METHODS
+        service = self.service.metric_label
+        endpoint = endpoint_label(method, path)
         self._acquire(path)
+        started = time.perf_counter()
         try:
             response = self.session.request(
                 method,
@@ -230,9 +260,11 @@ class Sender:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
+            self._count(service, endpoint, "none", started)
             raise self._failed(exc, method, path, write) from None
-        self._observe(response)
         status = response.status_code
+        self._count(service, endpoint, str(status), started)
+        self._observe(response)
         log.debug(
             "remote.response",
             service=self.service.name,
@@ -291,7 +323,13 @@ class Sender:
     def _where(self, path: str, status: int | None = None) -> dict[str, Any]:
         return {"service": self.service.name, "path": path, "status_code": status}
 
+    @staticmethod
+    def _count(service: str, endpoint: str, status: str, started: float) -> None:
+        EXTERNAL_CALLS.labels(service, endpoint, status).inc()
+        EXTERNAL_CALL_SECONDS.labels(service, endpoint).observe(time.perf_counter() - started)
+
     def _acquire(self, path: str) -> None:
+        started = time.perf_counter()
         try:
             self.limiter.acquire(self.acquire_timeout)
         except RateLimitTimeout as exc:
@@ -302,6 +340,10 @@ class Sender:
             ) from None
         except RateLimiterUnavailable as exc:
             raise TransientError(f"{self.service.name}: {exc}", **self._where(path)) from None
+        finally:
+            RATE_LIMIT_WAIT_SECONDS.labels(self.service.metric_label).observe(
+                time.perf_counter() - started
+            )
 
     def _failed(
         self, exc: requests.RequestException, method: str, path: str, write: bool

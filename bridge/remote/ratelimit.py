@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import redis
 
+from bridge.remote.redis_client import connect
 from bridge.settings import get_settings
 
 ORDERDESK_CAPACITY = 20.0
@@ -265,8 +266,8 @@ class ServerGate:
 
 
 @lru_cache(maxsize=8)
-def _redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+def _redis_client(url: str, master_name: str) -> redis.Redis:
+    return connect(url, master_name)
 
 
 # Buckets one process keeps without Redis. Bounded, least recently used forgotten first, so
@@ -283,11 +284,10 @@ def local_bucket(name: str, capacity: float, refill_per_second: float) -> LocalL
 
 def shared_bucket(name: str, capacity: float, refill_per_second: float) -> RateLimiter:
     """A bucket every process shares through Redis when the deployment has it, else per process."""
-    url = get_settings().redis_url
-    if url:
-        return RedisLeakyBucket(
-            _redis_client(url), f"ratelimit:{name}", capacity, refill_per_second
-        )
+    settings = get_settings()
+    if settings.redis_url:
+        client = _redis_client(settings.redis_url, settings.redis_sentinel_master)
+        return RedisLeakyBucket(client, f"ratelimit:{name}", capacity, refill_per_second)
     return local_bucket(name, capacity, refill_per_second)
 
 

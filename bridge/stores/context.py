@@ -38,6 +38,8 @@ class StoreContext:
     cancel_folder: str
     poll_interval_seconds: int
     active: bool
+    # An operator holds the store's submissions back (bridge.stores.pause).
+    paused: bool
     # Folder name → id, shared with every Order Desk client of this context.
     folders: dict[str, int]
     _api_key: str = field(repr=False)
@@ -56,6 +58,7 @@ class StoreContext:
             cancel_folder=store.cancel_folder,
             poll_interval_seconds=store.poll_interval_seconds,
             active=store.active,
+            paused=store.paused_at is not None,
             folders={name: int(fid) for name, fid in (store.orderdesk_folders or {}).items()},
             _api_key=registry.api_key(store),
             _backend_config=registry.backend_config(store),

@@ -64,7 +64,16 @@ def test_hole11_compose_flower_gets_only_the_broker_and_its_login() -> None:
 def test_compose_has_every_process_and_its_stores() -> None:
     (compose,) = load_yaml_documents(COMPOSE)
     services = compose["services"]
-    assert {"web", "worker", "beat", "flower", "redis", "postgres", "migrate"} == set(services)
+    assert {
+        "web",
+        "worker",
+        "beat",
+        "flower",
+        "redis",
+        "postgres",
+        "migrate",
+        "prometheus",
+    } == set(services)
     assert services["worker"]["stop_grace_period"] == "90s"
     assert services["migrate"]["command"] == ["bridge", "db", "upgrade"]
     assert services["web"]["depends_on"]["migrate"]["condition"] == (

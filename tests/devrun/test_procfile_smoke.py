@@ -23,6 +23,7 @@ from honcho.environ import parse_procfile
 from tests.conftest import TEST_SECRET_KEY
 from tests.devrun.support import (
     REPO,
+    VENV_BIN,
     clean_environment,
     free_port,
     group_members,
@@ -68,8 +69,12 @@ def _status(url: str, auth: tuple[str, str] | None = None) -> int | None:
 
 @pytest.fixture
 def procfile_env(database: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
-    """What an operator's ``.env`` holds for the Procfile, pointed at the test services."""
-    return clean_environment(
+    """What an operator's ``.env`` holds for the Procfile, pointed at the test services.
+
+    The venv is off PATH, as under an unactivated ``.venv/bin/honcho start``: the Procfile's
+    lines must find its programs themselves (here through VIRTUAL_ENV, as the venv is not
+    necessarily the checkout's ``.venv``)."""
+    env = clean_environment(
         BRIDGE_DATABASE_URL=database,
         BRIDGE_BROKER_URL=redis_url,
         BRIDGE_SECRET_KEY=TEST_SECRET_KEY,
@@ -79,6 +84,11 @@ def procfile_env(database: str, redis_url: str, tmp_path: Path) -> dict[str, str
         WEB_CONCURRENCY="2",
         FLOWER_BASIC_AUTH=":".join(FLOWER_AUTH),
     )
+    env["PATH"] = os.pathsep.join(
+        entry for entry in env["PATH"].split(os.pathsep) if entry != str(VENV_BIN)
+    )
+    env["VIRTUAL_ENV"] = str(VENV_BIN.parent)
+    return env
 
 
 @pytest.fixture

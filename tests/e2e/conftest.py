@@ -71,6 +71,8 @@ def bridge(
         "BRIDGE_ORDERDESK_API_URL": orderdesk.url,
         "BRIDGE_DATA_DIR": str(tmp_path / "var"),
         "BRIDGE_LOG_FORMAT": "console",
+        # Workers serve no /metrics unless a test gives one a port (tests/monitoring).
+        "BRIDGE_METRICS_PORT": "0",
         "BRIDGE_SWEEP_INTERVAL_SECONDS": "1",
         "BRIDGE_SWEEP_GRACE_SECONDS": "3",
         "BRIDGE_SCHEDULE_INTERVAL_SECONDS": "1",

@@ -116,7 +116,8 @@ class Bridge:
     def _web_up(self) -> bool:
         return _answers(f"{self.web_url}/healthz")
 
-    def start_worker(self, name: str = "worker", concurrency: int = 2) -> Proc:
+    def start_worker(self, name: str = "worker", concurrency: int = 2, *options: str) -> Proc:
+        """A worker on every queue; ``options`` are more ``celery worker`` options."""
         proc = self._spawn(
             name,
             [
@@ -134,6 +135,7 @@ class Bridge:
                 f"{name}-{os.getpid()}@%h",
                 "--without-gossip",
                 "--without-mingle",
+                *options,
             ],
         )
         wait_until(lambda: "ready." in proc.text(), 60, f"{name} to be ready")

@@ -19,12 +19,15 @@ from tests.conftest import reset_caches
         ("BRIDGE_ORDERDESK_API_URL", "app.orderdesk.me/api/v2"),
         ("BRIDGE_MAX_BODY_BYTES", "-1"),
         ("BRIDGE_ENV", "staging"),
+        ("BRIDGE_FLOWER_URL", "flower.example.com"),
+        ("BRIDGE_FLOWER_URL", "https://admin:s3cret-pw@flower.example.com/"),
     ],
 )
 def test_bad_value_names_the_variable(bridge_env, variable: str, value: str) -> None:
     bridge_env.setenv(variable, value)
-    with pytest.raises(SettingsError, match=variable):
+    with pytest.raises(SettingsError, match=variable) as refused:
         load_settings()
+    assert "s3cret-pw" not in str(refused.value)
 
 
 def test_missing_secret_stops_production_start(bridge_env) -> None:

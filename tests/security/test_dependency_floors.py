@@ -12,7 +12,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 REPO = Path(__file__).resolve().parents[2]
-PIP_INSTALL = "pip install -c constraints.txt -e '.[dev]'"
+# Running needs only the package; the tests add their tools and the deploy recipes' validators.
+PIP_INSTALL_RUN = "pip install -c constraints.txt -e ."
+PIP_INSTALL_TEST = "pip install -c constraints.txt -e '.[dev,deploy-checks]'"
 
 # First release fixing the advisories named (request smuggling, credential leaks, bundled
 # OpenSSL, template sandbox escapes, decompression bombs...).
@@ -30,7 +32,8 @@ ADVISORY_FLOORS = {
 
 def _requirements() -> dict[str, Requirement]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    listed = project["dependencies"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    listed = project["dependencies"] + extras["dev"] + extras["deploy-checks"]
     return {canonicalize_name(r.name): r for r in map(Requirement, listed)}
 
 
@@ -59,16 +62,22 @@ def test_hole11_constraints_pin_every_dependency_within_its_floor() -> None:
 
 def test_hole11_constraints_file_says_how_it_was_generated() -> None:
     head = (REPO / "constraints.txt").read_text().splitlines()[:3]
-    assert any("uv pip compile pyproject.toml --extra dev" in line for line in head)
+    assert any(
+        "uv pip compile pyproject.toml --extra dev --extra deploy-checks" in line for line in head
+    )
 
 
 def test_hole11_readme_ci_and_image_install_with_the_constraints() -> None:
     readme = (REPO / "README.md").read_text()
     fresh = [line for line in readme.splitlines() if line.startswith("python3 -m venv .venv")]
     assert len(fresh) == 2
-    assert all(f".venv/bin/{PIP_INSTALL} && " in line for line in fresh)
+    run, test = fresh
+    assert f".venv/bin/{PIP_INSTALL_RUN} && .venv/bin/bridge dev" in run
+    assert f".venv/bin/{PIP_INSTALL_TEST} && .venv/bin/pytest" in test
     ci = (REPO / ".ci" / "run").read_text()
     assert re.search(
-        r"^\.venv/bin/pip install --quiet -c constraints\.txt -e '\.\[dev\]'$", ci, re.M
+        r"^\.venv/bin/pip install --quiet -c constraints\.txt -e '\.\[dev,deploy-checks\]'$",
+        ci,
+        re.M,
     )
     assert "pip install -c constraints.txt -e ." in (REPO / "deploy" / "Containerfile").read_text()

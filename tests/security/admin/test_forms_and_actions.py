@@ -8,13 +8,17 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from bridge.db import session_scope
 from bridge.jobs import queues
+from bridge.models import Store
 from bridge.states import OrderState
 from tests.ops.conftest import (
     ADMIN_PASSWORD,
     ADMIN_USER,
     ORIGIN,
+    STORE_ID,
     SeedOrder,
     add_admin_user,
     form_token,
@@ -30,9 +34,10 @@ def _admin_post_paths(app: Flask, order_id: int) -> list[str]:
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
             if rule.endpoint.startswith("admin.") and "POST" in (rule.methods or ()):
-                values = {"order_id": order_id} if "order_id" in rule.arguments else {}
+                values = {"order_id": order_id, "store_id": STORE_ID}
                 assert set(rule.arguments) <= set(values), f"fill in {rule.arguments} for {rule}"
-                paths.append(rule.rule.replace("<int:order_id>", str(order_id)))
+                path = rule.rule.replace("<int:order_id>", str(order_id))
+                paths.append(path.replace("<store_id>", STORE_ID))
     return sorted(paths)
 
 
@@ -42,6 +47,8 @@ def test_hole7_the_url_map_has_the_expected_admin_posts(admin_app: Flask) -> Non
         "/admin/logout",
         "/admin/orders/7/cancel",
         "/admin/orders/7/retry",
+        f"/admin/stores/{STORE_ID}/pause",
+        f"/admin/stores/{STORE_ID}/resume",
     ]
 
 
@@ -75,6 +82,8 @@ def test_hole7_every_admin_post_refuses_a_request_without_a_valid_form(
             assert response.status_code == 403, path
         assert client.get("/admin/").status_code == 200  # the refused logout did not sign out
     assert order_row(order_id).state == OrderState.FAILED.value
+    with session_scope() as session:
+        assert session.scalars(select(Store.paused_at)).all() == [None]
     assert queued_tasks(broker, queues.QUEUE_INTAKE) == []
 
 
