@@ -130,6 +130,12 @@ class Settings(BaseSettings):
                 make_url(value).get_dialect()
             except (ArgumentError, NoSuchModuleError) as exc:
                 raise ValueError(f"not a SQLAlchemy database URL: {exc}") from None
+            url = make_url(value)
+            if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
+                raise ValueError(
+                    f"the bridge talks to PostgreSQL with psycopg 3: write "
+                    f"postgresql+psycopg://... instead of {url.drivername}://..."
+                )
         return value
 
     @field_validator("broker_url", "redis_url")

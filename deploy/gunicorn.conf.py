@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bridge.logs import gunicorn_logconfig
+
 MAX_DEFAULT_WORKERS = 8
 
 
@@ -56,6 +58,9 @@ preload_app = False
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("BRIDGE_LOG_LEVEL", "info").lower()
+# gunicorn's own lines (start-up, worker deaths, one access line per request with method, path,
+# status and duration) in the bridge's format: JSON objects in production, like the app's lines.
+logconfig_dict = gunicorn_logconfig(os.environ.get("BRIDGE_LOG_FORMAT", "json"), loglevel)
 # Heartbeat files on a tmpfs: a container's overlay filesystem can stall them into false timeouts.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 proc_name = "orderdesk-bridge-web"

@@ -42,3 +42,26 @@ def _bridge_logging(**_: Any) -> None:
 def _error_tracking(**_: Any) -> None:
     """Sentry (when SENTRY_DSN is set) in the worker's main process, before it forks its pool."""
     init_error_tracking(get_settings())
+
+
+def _json_logs() -> bool:
+    return get_settings().log_format == "json"
+
+
+@signals.celeryd_init.connect
+def _quiet_worker(instance: Any, **_: Any) -> None:
+    """With JSON logs every line a worker writes is JSON: no start-up banner (queues and tasks
+    are in the logs and in Flower), and logging is set up before Celery's first warning."""
+    configure_logging(get_settings())
+    if _json_logs():
+        instance.quiet = True
+
+
+class _Beat(app.Beat):  # type: ignore[name-defined, misc]
+    """Beat without its start-up banner when the logs are JSON (as the worker above)."""
+
+    def __init__(self, *args: Any, quiet: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, quiet=quiet or _json_logs(), **kwargs)
+
+
+app.Beat = _Beat

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from bridge.cli.errors import require_redis
+from bridge.cli.output import print_json
 from bridge.models import utcnow
 from bridge.ops import audit
 
@@ -34,12 +34,13 @@ def command(
     as_json: bool,
 ) -> None:
     """Compare a store's orders in Order Desk, in the bridge and at the warehouse."""
+    require_redis()
     now = utcnow()
     start = audit.parse_when(since, now=now)
     end = audit.parse_when(until, now=now) if until else now
     report = audit.run_audit(store_id, start, end, now=now, max_lookups=max_lookups)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        print_json(report.to_dict())
     else:
         _print(report)
     if not report.consistent:

@@ -7,7 +7,6 @@ only: their defaults (like the simulator's key) are never printed.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -15,6 +14,7 @@ from pydantic_core import PydanticUndefined
 
 from bridge.backends.base import WarehouseBackend
 from bridge.backends.registry import available_backends
+from bridge.cli.output import print_json
 
 
 def _config_fields(cls: type[WarehouseBackend]) -> list[dict[str, Any]]:
@@ -69,7 +69,7 @@ def list_backends(as_json: bool) -> None:
     """List installed backends with their capabilities and config fields."""
     backends = {name: describe(cls) for name, cls in available_backends().items()}
     if as_json:
-        click.echo(json.dumps(backends, indent=2, default=str))
+        print_json(backends)
         return
     if not backends:
         click.echo("No warehouse backends are installed.")

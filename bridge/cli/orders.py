@@ -7,6 +7,7 @@ from datetime import datetime
 
 import click
 
+from bridge.cli.output import Column, json_option, print_json, print_table
 from bridge.db import session_scope
 from bridge.ops import operations
 from bridge.ops.fetch import fetch_order
@@ -19,14 +20,20 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
-def _one_line(text: str | None, width: int) -> str:
-    flat = " ".join((text or "").split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
 @click.group("orders")
 def group() -> None:
     """Find and act on orders (REF is the row id or STORE_ID:ORDERDESK_ID)."""
+
+
+ORDER_COLUMNS = (
+    Column("id", "ROW", align="right"),
+    Column("ref", "STORE:ORDER"),
+    Column("order_number", "NUMBER", max_width=14),
+    Column("state", "STATE"),
+    Column("attempts", "TRIES", align="right"),
+    Column("updated_at", "UPDATED (UTC)"),
+    Column("reason", "REASON", max_width=60),
+)
 
 
 @group.command("list")
@@ -37,36 +44,36 @@ def group() -> None:
 @click.option("--search", help="An Order Desk order id, or part of an order number.")
 @click.option("--limit", type=click.IntRange(1, operations.MAX_PAGE), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0)
+@json_option
 def list_(
-    state: str | None, store: str | None, search: str | None, limit: int, offset: int
+    state: str | None,
+    store: str | None,
+    search: str | None,
+    limit: int,
+    offset: int,
+    as_json: bool,
 ) -> None:
     """List orders, newest first."""
     with session_scope() as session:
         orders = operations.find_orders(session, state, store, search, limit, offset)
         rows = [
-            (
-                order.id,
-                operations.label(order.store, order),
-                order.order_number,
-                order.state,
-                order.attempts,
-                _when(order.updated_at),
-                order.reason or order.last_error or "",
-            )
+            {
+                "id": order.id,
+                "ref": operations.label(order.store, order),
+                "store_id": order.store.orderdesk_store_id,
+                "orderdesk_order_id": order.orderdesk_order_id,
+                "order_number": order.order_number,
+                "state": order.state,
+                "attempts": order.attempts,
+                "updated_at": order.updated_at,
+                "reason": order.reason or order.last_error or "",
+            }
             for order in orders
         ]
-    if not rows:
-        click.echo("no orders match")
+    if as_json:
+        print_json(rows)
         return
-    click.echo(
-        f"{'ROW':>7}  {'STORE:ORDER':<22} {'NUMBER':<14} {'STATE':<18} {'TRIES':>5}  "
-        f"{'UPDATED (UTC)':<19}  REASON"
-    )
-    for row_id, name, number, state_, attempts, updated, reason in rows:
-        click.echo(
-            f"{row_id:>7}  {name:<22} {_one_line(number, 14):<14} {state_:<18} {attempts:>5}  "
-            f"{updated:<19}  {_one_line(reason, 60)}"
-        )
+    print_table(ORDER_COLUMNS, rows, empty="no orders match")
 
 
 @group.command()
@@ -78,7 +85,7 @@ def show(ref: str, as_json: bool) -> None:
         detail = operations.order_detail(session, ref)
         view = _view(detail)
     if as_json:
-        click.echo(json.dumps(view, indent=2, default=str))
+        print_json(view)
         return
     summary = view["order"]
     click.echo(f"order {summary['ref']} (row {summary['id']}), number {summary['order_number']}")
@@ -173,10 +180,45 @@ def _report(result: operations.ActionResult) -> None:
 
 
 @group.command()
-@click.argument("ref")
-def retry(ref: str) -> None:
-    """Send a failed or rejected order through the pipeline again."""
-    _report(operations.retry_order(ref, ACTOR))
+@click.argument("ref", required=False)
+@click.option(
+    "--state",
+    type=click.Choice([s.value for s in operations.RETRYABLE]),
+    help="Retry every order in this state instead of one REF.",
+)
+@click.option("--store", help="With --state: only this Order Desk store id.")
+@click.option("--yes", is_flag=True, help="With --state: do not ask for confirmation.")
+def retry(ref: str | None, state: str | None, store: str | None, yes: bool) -> None:
+    """Send a failed or rejected order (REF), or every one in --state, through the pipeline again.
+
+    A bulk retry prints how many orders match and asks before it starts.
+    """
+    if (ref is None) == (state is None):
+        raise click.UsageError("give one order REF, or --state (with --store for one store)")
+    if ref is not None:
+        if store is not None:
+            raise click.UsageError("--store goes with --state, not with one order REF")
+        _report(operations.retry_order(ref, ACTOR))
+        return
+    _retry_many(state, store, yes)
+
+
+def _retry_many(state: str | None, store: str | None, yes: bool) -> None:
+    count = operations.count_retryable(state, store)
+    where = f"of store {store}" if store else "of every store"
+    if count == 0:
+        click.echo(f"no {state} orders {where}")
+        return
+    if not yes:
+        click.confirm(f"{count} {state} order(s) {where} will be sent again. Continue?", abort=True)
+    result = operations.retry_orders(state, store, ACTOR)
+    line = f"{result.retried} order(s) sent for submission again"
+    if result.not_sent:
+        line += (
+            f"; the broker did not take {result.not_sent} message(s): the sweeper will send "
+            "them within minutes"
+        )
+    click.echo(line)
 
 
 @group.command()

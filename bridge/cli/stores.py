@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from bridge.backends.errors import UnknownBackend
 from bridge.backends.registry import backend_class
+from bridge.cli.errors import require_redis
+from bridge.cli.output import Column, json_option, print_fields, print_json, print_table
 from bridge.cli.secret_input import (
     API_KEY_ENV,
     ASK,
@@ -115,32 +116,41 @@ def add(
     click.echo(f"store {store_id} added")
 
 
+STORE_COLUMNS = (
+    Column("store_id", "STORE ID"),
+    Column("name", "NAME", max_width=24),
+    Column("backend", "BACKEND"),
+    Column("active", "ACTIVE"),
+    Column("paused", "PAUSED"),
+    Column("api_key", "API KEY"),
+)
+
+
 @group.command("list")
-def list_() -> None:
+@json_option
+def list_(as_json: bool) -> None:
     """List stores (keys masked)."""
     with session_scope() as session:
         registry = StoreRegistry(session)
         rows = [registry.describe(store) for store in registry.list()]
-    if not rows:
-        click.echo("no stores registered")
+    if as_json:
+        print_json(rows)
         return
-    click.echo(f"{'STORE ID':<12} {'NAME':<24} {'BACKEND':<12} {'ACTIVE':<7} {'PAUSED':<7} API KEY")
-    for row in rows:
-        click.echo(
-            f"{row['store_id']:<12} {row['name'][:24]:<24} {row['backend']:<12} "
-            f"{'yes' if row['active'] else 'no':<7} {'yes' if row['paused'] else 'no':<7} "
-            f"{row['api_key']}"
-        )
+    print_table(STORE_COLUMNS, rows, empty="no stores registered")
 
 
 @group.command()
 @click.argument("store_id")
-def show(store_id: str) -> None:
+@json_option
+def show(store_id: str, as_json: bool) -> None:
     """Show one store's settings (secrets masked)."""
     with session_scope() as session:
         registry = StoreRegistry(session)
         view = registry.describe(registry.get(store_id))
-    click.echo(json.dumps(view, indent=2))
+    if as_json:
+        print_json(view)
+        return
+    print_fields(view)
 
 
 @group.command()
@@ -205,6 +215,7 @@ def resume(store_id: str) -> None:
 @click.argument("store_id")
 def check(store_id: str) -> None:
     """Check a store's Order Desk key, its folders and its warehouse connection."""
+    require_redis()
     with session_scope() as session:
         store = StoreRegistry(session).get(store_id)
         context = StoreContext.from_row(session, store)

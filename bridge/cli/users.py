@@ -4,11 +4,11 @@ never given as arguments (those end up in shell history and in every process lis
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 
 import click
 
 from bridge.accounts.users import AdminUserError, AdminUsers, check_name, password_problem
+from bridge.cli.output import Column, json_option, print_json, print_table
 from bridge.db import session_scope
 
 password_stdin_option = click.option(
@@ -16,10 +16,6 @@ password_stdin_option = click.option(
     is_flag=True,
     help="Read the password from the first line of standard input instead of prompting.",
 )
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
 def _read_password(name: str, from_stdin: bool) -> str:
@@ -56,22 +52,32 @@ def add(name: str, password_stdin: bool) -> None:
     click.echo(f"admin user {normalized} added")
 
 
+USER_COLUMNS = (
+    Column("name", "NAME"),
+    Column("active", "ACTIVE"),
+    Column("last_login_at", "LAST SIGN-IN (UTC)"),
+    Column("password_changed_at", "PASSWORD SET (UTC)"),
+)
+
+
 @group.command("list")
-def list_() -> None:
+@json_option
+def list_(as_json: bool) -> None:
     """List admin users: name, active, last sign-in, password change."""
     with session_scope() as session:
         rows = [
-            (user.name, user.active, user.last_login_at, user.password_changed_at)
+            {
+                "name": user.name,
+                "active": user.active,
+                "last_login_at": user.last_login_at,
+                "password_changed_at": user.password_changed_at,
+            }
             for user in AdminUsers(session).list()
         ]
-    if not rows:
-        click.echo("no admin users: add one with `bridge users add NAME`")
+    if as_json:
+        print_json(rows)
         return
-    click.echo(f"{'NAME':<24} {'ACTIVE':<7} {'LAST SIGN-IN (UTC)':<19} PASSWORD SET (UTC)")
-    for name, active, last_login, changed in rows:
-        click.echo(
-            f"{name:<24} {'yes' if active else 'no':<7} {_when(last_login):<19} {_when(changed)}"
-        )
+    print_table(USER_COLUMNS, rows, empty="no admin users: add one with `bridge users add NAME`")
 
 
 @group.command("set-password")

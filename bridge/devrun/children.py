@@ -83,6 +83,8 @@ def web(ports: Ports) -> list[str]:
         "10",
         "--access-logfile",
         "-",
+        "--config",
+        "python:bridge.devrun.gunicorn_logging",
         *_no_control_socket(),
         "web:create_app()",
     ]

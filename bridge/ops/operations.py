@@ -10,6 +10,7 @@ message is one sentence for the operator.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -22,6 +23,7 @@ from bridge.states import TERMINAL, OrderState, can_move
 
 RETRYABLE = (OrderState.FAILED, OrderState.REJECTED)
 MAX_PAGE = 500
+RETRY_BATCH = 200
 
 
 class OperationError(ValueError):
@@ -185,6 +187,29 @@ def receipt_outcomes(session: Session) -> list[str]:
     return list(session.scalars(select(WebhookReceipt.outcome).distinct().order_by("outcome")))
 
 
+def _put_back(session: Session, order: Order, actor: str) -> followups.Delivery:
+    """Move a locked failed or rejected order to ``received`` with a fresh budget of attempts and
+    declare its submission (its ``sent`` is known once the transaction commits)."""
+    state = OrderState(order.state)
+    transition(
+        session,
+        order,
+        OrderState.RECEIVED,
+        f"retry requested by {actor}",
+        actor=actor,
+        previous_state=state.value,
+        previous_error=order.last_error,
+        previous_reason=order.reason,
+    )
+    order.attempts = 0
+    order.next_attempt_at = None
+    order.last_error = None
+    order.reason = None
+    # The message goes out right after commit; keep the sweeper from doubling it.
+    order.enqueued_at = utcnow()
+    return followups.later(session, queues.SUBMIT_ORDER, order.id)
+
+
 def retry_order(ref: str | int, actor: str) -> ActionResult:
     """Put a failed or rejected order back at the start of the pipeline, with a fresh budget of
     attempts, and send it to a worker."""
@@ -196,27 +221,77 @@ def retry_order(ref: str | int, actor: str) -> ActionResult:
             raise OperationError(
                 f"order {name} is {state.value}; only failed or rejected orders can be retried"
             )
-        transition(
-            session,
-            order,
-            OrderState.RECEIVED,
-            f"retry requested by {actor}",
-            actor=actor,
-            previous_state=state.value,
-            previous_error=order.last_error,
-            previous_reason=order.reason,
-        )
-        order.attempts = 0
-        order.next_attempt_at = None
-        order.last_error = None
-        order.reason = None
-        # The message goes out right after commit; keep the sweeper from doubling it.
-        order.enqueued_at = utcnow()
         order_id = order.id
-        delivery = followups.later(session, queues.SUBMIT_ORDER, order_id)
+        delivery = _put_back(session, order, actor)
     return ActionResult(
         order_id, name, OrderState.RECEIVED.value, "sent for submission", delivery.sent
     )
+
+
+def _retry_filter(session: Session, state: str | None, store: str | None) -> list[Any]:
+    """The conditions on ``orders`` of a bulk retry; refused unless the state is retryable."""
+    wanted = _state(state)
+    if wanted is None or OrderState(wanted) not in RETRYABLE:
+        raise OperationError("give --state failed or --state rejected: only those can be retried")
+    conditions: list[Any] = [Order.state == wanted]
+    if store not in (None, ""):
+        conditions.append(Order.store_id == _store_row(session, store).id)
+    return conditions
+
+
+def count_retryable(state: str | None, store: str | None) -> int:
+    """How many orders ``retry_orders`` with the same filter would put back now."""
+    with session_scope() as session:
+        conditions = _retry_filter(session, state, store)
+        return session.scalar(select(func.count(Order.id)).where(*conditions)) or 0
+
+
+@dataclass(frozen=True)
+class BulkRetry:
+    """What a bulk retry did. ``not_sent`` orders are back in ``received`` but the broker did not
+    take their message; the sweeper sends them later."""
+
+    retried: int
+    not_sent: int
+
+
+def retry_orders(
+    state: str | None, store: str | None, actor: str, batch_size: int = RETRY_BATCH
+) -> BulkRetry:
+    """Retry every order in ``state`` (failed or rejected), of one store or all, batch by batch.
+
+    Each batch is one short transaction that locks its rows and re-checks their state, so an
+    order a worker or another operator moved meanwhile is left alone, and a long run never holds
+    many locks. Each order goes through the same steps as a single retry.
+    """
+    retried = not_sent = 0
+    after = 0
+    while True:
+        with session_scope() as session:
+            conditions = _retry_filter(session, state, store)
+            ids = list(
+                session.scalars(
+                    select(Order.id)
+                    .where(*conditions, Order.id > after)
+                    .order_by(Order.id)
+                    .limit(batch_size)
+                )
+            )
+            if not ids:
+                break
+            after = ids[-1]
+            # The state is checked again on the locked row: one moved since it was listed is
+            # left alone, and rows a worker holds right now are skipped, not waited for.
+            orders = session.scalars(
+                select(Order)
+                .where(Order.id.in_(ids), *conditions)
+                .order_by(Order.id)
+                .with_for_update(skip_locked=True)
+            )
+            deliveries = [_put_back(session, order, actor) for order in orders]
+        retried += len(deliveries)
+        not_sent += sum(1 for delivery in deliveries if delivery.sent is False)
+    return BulkRetry(retried, not_sent)
 
 
 def request_cancel(ref: str | int, actor: str) -> ActionResult:

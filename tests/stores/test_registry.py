@@ -93,7 +93,10 @@ def test_cli_list_and_show_mask_secrets(database: str) -> None:
         assert API_KEY not in result.output
         assert WAREHOUSE_SECRET not in result.output
     assert "123456" in listed.output and "Acme" in listed.output
-    assert json.loads(shown.output)["api_key"] == "****" + API_KEY[-4:]
+    assert (
+        json.loads(runner.invoke(main, ["stores", "show", "123456", "--json"]).output)["api_key"]
+        == "****" + API_KEY[-4:]
+    )
 
 
 def test_update_and_disable(database: str) -> None:
