@@ -24,7 +24,7 @@ from tests.ha.conftest import RedisGroup
 
 pytestmark = [
     pytest.mark.slow,
-    # Open defect, not a flaky test: in about one run in three on a 2-core machine the worker
+    # Open defect, not a flaky test: in two runs of twelve on a 2-core machine the worker
     # dies while Celery's sentinel transport reconnects (kombu raises AttributeError on
     # ``conninfo.hostname`` while acking during the consumer restart) and the orders stop. Until
     # that is fixed the scenario runs only when asked, so CI does not depend on the race.
