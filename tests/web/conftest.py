@@ -10,8 +10,6 @@ or ``BRIDGE_TEST_ARTIFACTS``), and their paths are printed so CI can attach them
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,11 +24,11 @@ from tests.ops.conftest import (  # noqa: F401 - the operator tools' fixtures, s
     seed_order,
     store,
 )
+from tests.support.admin_server import PROJECT, admin_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-PROJECT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 FLOWER_URL = "https://flower.example.test/"
 ARTIFACTS = Path(os.environ.get("BRIDGE_TEST_ARTIFACTS", PROJECT / "test-artifacts"))
@@ -72,23 +70,8 @@ def admin_url(
     """
     bridge_env.setenv("BRIDGE_FLOWER_URL", FLOWER_URL)
     add_admin_user()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    environment["PYTHONPATH"] = str(PROJECT)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.security.admin.serve"],
-        cwd=tmp_path,
-        env=environment,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None and process.stdin is not None
-    url = process.stdout.readline().strip()
-    assert url.startswith("http://"), "the admin server did not start"
-    yield url
-    process.stdin.close()
-    process.wait(timeout=30)
+    with admin_server(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@ own (to show that sign-in failures are counted across processes, as gunicorn run
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -20,38 +18,14 @@ from tests.ops.conftest import (  # noqa: F401 - fixtures these tests share with
     seed_order,
     store,
 )
-
-PROJECT = Path(__file__).resolve().parents[3]
+from tests.support.admin_server import admin_server as admin_server_process
 
 
 @pytest.fixture
 def admin_server(database: str, tmp_path: Path) -> Iterator[Callable[[], str]]:
     """Start ``web.create_app()`` in a new process on loopback; returns its base URL."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start() -> str:
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-        environment["PYTHONPATH"] = str(PROJECT)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.security.admin.serve"],
-            cwd=tmp_path,
-            env=environment,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        started.append(process)
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        assert url.startswith("http://"), "the admin server did not start"
-        return url
-
-    yield start
-    for process in started:
-        assert process.stdin is not None
-        process.stdin.close()
-        process.wait(timeout=30)
+    with ExitStack() as servers:
+        yield lambda: servers.enter_context(admin_server_process(tmp_path))
 
 
 @pytest.fixture
