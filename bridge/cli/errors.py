@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from bridge.accounts.users import AdminUserError
 from bridge.crypto import SecretError
 from bridge.ops.operations import OperationError
+from bridge.remote.redis_client import connect
 from bridge.settings import SettingsError, get_settings
 from bridge.stores.registry import StoreError
 
@@ -83,10 +84,10 @@ def require_redis() -> None:
     shows up as retries and then as "Order Desk unreachable", which sends a person the wrong way.
     Without a Redis URL (a trial) the buckets live in the process and there is nothing to check.
     """
-    url = get_settings().redis_url
-    if not url.startswith(("redis://", "rediss://")):
+    settings = get_settings()
+    if not settings.redis_url:
         return
-    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    client = connect(settings.redis_url, settings.redis_sentinel_master)
     try:
         client.ping()
     except redis.RedisError as exc:
