@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
 import requests
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -17,12 +18,14 @@ from sqlalchemy import select
 from bridge.db import session_scope
 from bridge.history import EventKind, transition
 from bridge.jobs import queues
-from bridge.models import Order, OrderEvent
+from bridge.models import Order, OrderEvent, utcnow
 from bridge.orderdesk.webhook import sign_order
 from bridge.pipeline.edits import push_edit
+from bridge.pipeline.sweep import sweep
 from bridge.settings import get_settings
 from bridge.sim.warehouse import WarehouseSimulator
 from bridge.states import OrderState
+from tests.conftest import reset_caches
 from tests.pipeline.conftest import API_KEY, STORE_ID, order_row
 from tests.pipeline.support import key, submitted
 from tests.pipeline.test_submit import queued_tasks
@@ -218,3 +221,22 @@ def test_an_order_on_hold_at_shipstation_stays_on_hold(
     stored = warehouse.order_by_key(key(order_id))
     assert stored is not None
     assert (stored["orderStatus"], warehouse_mugs(warehouse, order_id)) == ("on_hold", 5)
+
+
+@shipstation
+def test_the_sweeper_resends_a_push_whose_message_was_lost(
+    receive, warehouse: WarehouseSimulator, intake: FlaskClient, broker: str, bridge_env
+) -> None:
+    bridge_env.setenv("BRIDGE_SWEEP_GRACE_SECONDS", "0")
+    reset_caches()
+    [order_id] = submitted(receive)
+    repost(intake, order_id, newer(order_id), mugs=5)
+    redis.Redis.from_url(broker).delete(queues.QUEUE_INTAKE)  # the message is lost
+    with session_scope() as session:
+        session.get_one(Order, order_id).updated_at = utcnow() - timedelta(seconds=5)
+
+    assert sweep().edits == 1
+    assert queued_tasks(broker, queues.QUEUE_INTAKE) == [queues.PUSH_EDIT]
+    assert push_edit(order_id) == "pushed"
+    assert warehouse_mugs(warehouse, order_id) == 5
+    assert sweep().edits == 0  # handled: nothing to send again

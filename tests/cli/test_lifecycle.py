@@ -1,9 +1,11 @@
-"""``bridge stores update --inventory-sync``, ``stores show`` and ``stores sync-inventory``."""
+"""The lifecycle commands: ``bridge stores update --inventory-sync``, ``stores show``,
+``stores sync-inventory``, and ``orders show``/``acknowledge-edit`` for an edit left to a person."""
 
 from __future__ import annotations
 
 import json
 
+from bridge.states import OrderState
 from tests.ops.conftest import STORE_ID
 
 
@@ -30,3 +32,19 @@ def test_turned_on_shown_and_run_now(cli, audited_store, orderdesk, warehouse) -
 
     assert cli("stores", "update", STORE_ID, "--no-inventory-sync").exit_code == 0
     assert json.loads(cli("stores", "show", STORE_ID, "--json").output)["inventory_sync"] is False
+
+
+def test_orders_show_and_acknowledge_an_edit_left_to_a_person(cli, seed_order) -> None:
+    order_id = seed_order(
+        OrderState.IN_PROCESS, changed_after_submission=True, edit_needs_attention=True
+    )
+    shown = cli("orders", "show", str(order_id)).output
+    assert "the warehouse did not take that change" in shown
+    assert json.loads(cli("orders", "show", str(order_id), "--json").stdout)["order"][
+        "edit_needs_attention"
+    ]
+    done = cli("orders", "acknowledge-edit", str(order_id))
+    assert done.exit_code == 0 and "acknowledged" in done.output
+    assert "did not take that change" not in cli("orders", "show", str(order_id)).output
+    again = cli("orders", "acknowledge-edit", str(order_id))
+    assert again.exit_code != 0 and "no change waiting for a person" in again.output
