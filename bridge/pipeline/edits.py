@@ -73,6 +73,10 @@ def _pending(order_id: int) -> _Pending | str:
         version = order.orderdesk_updated_at
         if order.edit_handled_version == version:
             return "nothing-to-do"
+        if order.state in (OrderState.CANCEL_REQUESTED.value, OrderState.CANCELLED.value):
+            # Cancelled in Order Desk meanwhile: the edit no longer matters to anyone.
+            order.edit_handled_version = version
+            return "nothing-to-do"
         if order.state == OrderState.SUBMITTING.value:
             # The submission in flight carries the earlier payload; update once it has landed.
             lease_end = order.next_attempt_at or utcnow()

@@ -147,6 +147,15 @@ def resend_forgotten_cancels(session: Session, clock: _Clock) -> int:
     return len(cancels)
 
 
+EDIT_SETTLED_BY_PUSH = [
+    OrderState.SUBMITTED.value,
+    OrderState.IN_PROCESS.value,
+    OrderState.PARTIALLY_SHIPPED.value,
+    OrderState.SHIPPED.value,
+    OrderState.FAILED.value,
+]
+
+
 def resend_pending_edits(session: Session, clock: _Clock) -> int:
     """Changes after submission still to be sent to a warehouse that can update its orders.
 
@@ -159,7 +168,8 @@ def resend_pending_edits(session: Session, clock: _Clock) -> int:
             Order.updated_at < clock.quiet,
             Order.changed_after_submission.is_(True),
             Order.edit_handled_version.is_distinct_from(Order.orderdesk_updated_at),
-            Order.state.in_([OrderState.SUBMITTED.value, OrderState.IN_PROCESS.value]),
+            # push_edit settles the rest: it waits for a submission, flags a shipped order.
+            Order.state.in_(EDIT_SETTLED_BY_PUSH),
         )
     ).all()
     _resend(session, clock, queues.PUSH_EDIT, pending)
