@@ -129,10 +129,18 @@ def tracked_shipment(data: dict[str, Any]) -> RemoteShipment | None:
     )
 
 
-def remote_order(data: dict[str, Any]) -> RemoteOrder:
-    """A ShipBob order with all its shipments: a complete snapshot, so coverage applies."""
+def remote_order(data: dict[str, Any], *, unacknowledged_only: bool = False) -> RemoteOrder:
+    """A ShipBob order; its status always comes from all its shipments and lines.
+
+    ``unacknowledged_only`` (the feed) leaves out shipments whose tracking we already marked
+    uploaded: the order is listed again for a new one, and the old ones are settled.
+    """
     raw_shipments = [item for item in data.get("shipments") or [] if item]
     shipments = [s for s in (tracked_shipment(item) for item in raw_shipments) if s is not None]
+    status_of = shipments
+    if unacknowledged_only:
+        done = {str(item["id"]) for item in raw_shipments if item.get("is_tracking_uploaded")}
+        shipments = [s for s in shipments if s.remote_id not in done]
     lines = [
         Line(
             line_key=str(product.get("external_line_id") or product.get("reference_id") or index),
@@ -151,7 +159,7 @@ def remote_order(data: dict[str, Any]) -> RemoteOrder:
     moments.append(parse_time(data.get("created_date")))
     return RemoteOrder(
         ref=RemoteRef(remote_id=str(data["id"]), key=str(data.get("reference_id") or "")),
-        status=settle_status(shipbob_order_status(statuses), lines, shipments),
+        status=settle_status(shipbob_order_status(statuses), lines, status_of),
         raw_status=", ".join(statuses) or str(data.get("status") or ""),
         updated_at=max((m for m in moments if m is not None), default=None),
         shipments=shipments,
@@ -411,7 +419,7 @@ class ShipBobBackend(WarehouseBackend):
         items = self._orders_page(params)
         more = len(items) >= size
         return ChangePage(
-            orders=[remote_order(item) for item in items],
+            orders=[remote_order(item, unacknowledged_only=True) for item in items],
             next_cursor=_Cursor.dump(page + 1 if more else 1),
             has_more=more,
         )

@@ -184,6 +184,10 @@ def test_feed_lists_unacknowledged_tracking_until_acknowledged(sim, backend):
     assert sim.calls("POST", f"{V}/shipment:batchUpdateTrackingUpload") == 1
     orders, cursor, _ = drain(backend, cursor, limit=2)
     assert {order.ref.key for order in orders} == {"od-1-3001", "od-1-3002"}
+    # The feed leaves out the shipment already acknowledged but keeps the order's status.
+    [again] = [order for order in orders if order.ref.key == "od-1-3001"]
+    assert [s.remote_id for s in again.shipments] == [by_key["od-1-3001"].shipments[1].remote_id]
+    assert again.status is S.SHIPPED
     uploaded = {
         s["id"]: s["is_tracking_uploaded"]
         for s in sim.order_by_key("od-1-3001")["shipments"]
