@@ -74,7 +74,9 @@ def posted_shipments(shipment_row_ids: Sequence[int]) -> list[RemoteShipment]:
 def already_posted(
     session: Session, store_id: int, remote_orders: Sequence[RemoteOrder]
 ) -> list[RemoteShipment]:
-    """Shipments a feed page lists again although Order Desk already has all their packages."""
+    """Shipments of a feed page (already merged in ``session``) the warehouse may forget: those
+    Order Desk already has whole, and voided ones, whose void the merge has just recorded (a
+    retraction from Order Desk then follows from our rows, not from the feed)."""
     keys = {remote.ref.key for remote in remote_orders}
     if not keys:
         return []
@@ -85,14 +87,16 @@ def already_posted(
             )
         ).all()
     )
+    ours = [remote for remote in remote_orders if remote.ref.key in order_ids]
+    voided = [shipment for remote in ours for shipment in remote.shipments if shipment.voided]
     pairs = [
         (order_ids[remote.ref.key], shipment.remote_id)
-        for remote in remote_orders
-        if remote.ref.key in order_ids
+        for remote in ours
         for shipment in remote.shipments
+        if not shipment.voided
     ]
     if not pairs:
-        return []
+        return voided
     posted = set(
         session.execute(
             select(Shipment.order_id, Shipment.remote_shipment_id).where(
@@ -101,7 +105,7 @@ def already_posted(
             )
         ).all()
     )
-    return _complete(session, [pair for pair in pairs if pair in posted])
+    return voided + _complete(session, [pair for pair in pairs if pair in posted])
 
 
 def send(backend: WarehouseBackend, shipments: Sequence[RemoteShipment], store: str) -> int:

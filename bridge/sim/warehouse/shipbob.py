@@ -84,6 +84,13 @@ class ShipBobApi:
     def __init__(self, ctx: SimContext) -> None:
         self.ctx = ctx
         self.uploaded: set[int] = set()  # shipment ids whose tracking the merchant has taken
+        ctx.store.listeners.append(self._on_change)
+
+    def _on_change(self, kind: str, order: StoredOrder, shipment: Shipment | None) -> None:
+        # A cancelled label changes the shipment's tracking: the merchant must hear of it, so it
+        # is listed as not uploaded again. Runs under the store lock.
+        if kind == "shipment.voided" and shipment is not None:
+            self.uploaded.discard(shipment.id)
 
     # --- refusals ---------------------------------------------------------------------------------
 
@@ -286,7 +293,7 @@ class ShipBobApi:
     def _tracking_matches(
         self, order: StoredOrder, has_tracking: bool | None, uploaded: bool | None
     ) -> bool:
-        tracked = [s for s in order.shipments if not s.voided]
+        tracked = order.shipments  # every stored shipment has tracking, a cancelled one too
         if has_tracking is not None and bool(tracked) != has_tracking:
             return False
         if uploaded is None:
