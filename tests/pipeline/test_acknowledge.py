@@ -93,3 +93,26 @@ def test_a_lost_acknowledgement_is_sent_again_by_the_next_poll(
     assert poll_warehouse(store_id) == 0
     assert warehouse.calls("POST", ACK) == 2  # an empty feed costs no acknowledgement
     assert sum(len(orderdesk.shipments(STORE_ID, od(o))) for o in (single, multi, partial)) == 4
+
+
+def test_a_void_after_acknowledgement_is_retracted_and_acknowledged_once(
+    receive, orderdesk: OrderDeskSimulator, warehouse: WarehouseSimulator
+) -> None:
+    [order_id] = submitted(receive)
+    store_id = order_row(order_id).store_id
+    move_in_process(store_id)
+    [shipment_id] = warehouse.ship(key(order_id))
+    poll_warehouse(store_id)
+    assert post_shipments(store_id) == 1
+    assert warehouse.calls("POST", ACK) == 1
+    assert len(orderdesk.shipments(STORE_ID, od(order_id))) == 1
+
+    warehouse.void(shipment_id)  # ShipBob lists the changed shipment as not uploaded again
+    assert uploaded(warehouse, order_id) == [False]
+    assert poll_warehouse(store_id) == 0
+    assert warehouse.calls("POST", ACK) == 2  # the void is recorded, so it is acknowledged
+    assert uploaded(warehouse, order_id) == [True]
+    post_shipments(store_id)
+    assert orderdesk.shipments(STORE_ID, od(order_id)) == []  # retracted from our rows
+    assert poll_warehouse(store_id) == 0
+    assert warehouse.calls("POST", ACK) == 2
