@@ -265,15 +265,18 @@ class ShipBobBackend(WarehouseBackend):
     def channel_id(self) -> int:
         """The configured channel, or the first one the token may create orders in."""
         if self._channel_id is None:
-            channels = self._channels()
-            writable = [c for c in channels if WRITE_SCOPE in (c.get("scopes") or [])]
-            chosen = (writable or channels)[:1]
-            if not chosen:
-                raise ValidationError(
-                    "ShipBob lists no channel for this token; set channel_id in the backend config"
-                )
-            self._channel_id = int(chosen[0]["id"])
+            self._channel_id = self._choose(self._channels())
         return self._channel_id
+
+    @staticmethod
+    def _choose(channels: list[dict[str, Any]]) -> int:
+        writable = [c for c in channels if WRITE_SCOPE in (c.get("scopes") or [])]
+        chosen = (writable or channels)[:1]
+        if not chosen:
+            raise InvalidState(
+                "ShipBob lists no channel for this token; set channel_id in the backend config"
+            )
+        return int(chosen[0]["id"])
 
     @property
     def api(self) -> ApiClient:
@@ -453,9 +456,9 @@ class ShipBobBackend(WarehouseBackend):
             ) from None
         except (TransientError, RateLimited) as exc:
             raise TransientError(f"ShipBob is not answering properly: {exc.message}") from None
-        if self._channel_id is not None and all(
-            str(c.get("id")) != str(self._channel_id) for c in channels
-        ):
+        if self._channel_id is None:
+            self._channel_id = self._choose(channels)
+        elif all(str(c.get("id")) != str(self._channel_id) for c in channels):
             raise InvalidState(
                 f"ShipBob has no channel {self._channel_id} for this token; "
                 "check channel_id in the backend config"
