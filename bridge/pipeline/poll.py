@@ -71,7 +71,8 @@ def poll_warehouse(store_id: int) -> int:
                         if context.capabilities.acknowledge
                         else []
                     )
-                # Listed again though Order Desk has them: an earlier acknowledgement was lost.
+                # Listed again though Order Desk has them (an acknowledgement was lost), or
+                # voided with the void now recorded: the warehouse may forget them.
                 acknowledge.send(backend, repeated, context.orderdesk_store_id)
                 cursor = page.next_cursor
                 if not page.has_more:
