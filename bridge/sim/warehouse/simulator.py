@@ -1,4 +1,4 @@
-"""``WarehouseSimulator``: a fake 3PL on loopback that speaks ShipStation v1 or our native API.
+"""``WarehouseSimulator``: a fake 3PL on loopback that speaks ShipStation v1, ShipBob or our API.
 
 Tests, benchmarks and ``bridge dev`` drive the bridge against it over real HTTP and then steer
 the warehouse from Python (ship, void, faults, auto-ship) to provoke each path the bridge must
@@ -25,11 +25,13 @@ from bridge.sim.warehouse.faults import (
 )
 from bridge.sim.warehouse.http import SimContext, build_app
 from bridge.sim.warehouse.native import NativeApi
+from bridge.sim.warehouse.shipbob import ShipBobApi
 from bridge.sim.warehouse.shipstation import ShipStationApi
 from bridge.sim.warehouse.store import PackageSpec, StoredOrder, WarehouseStore
 from bridge.sim.warehouse.tracking import TrackingNumbers
 
-KINDS: dict[str, type[ShipStationApi] | type[NativeApi]] = {
+KINDS: dict[str, type[ShipStationApi] | type[NativeApi] | type[ShipBobApi]] = {
+    "shipbob": ShipBobApi,
     "shipstation": ShipStationApi,
     "simulated": NativeApi,
 }
@@ -131,6 +133,12 @@ class WarehouseSimulator:
             order = self._ctx.store.by_key(key)
             return None if order is None else self._api.render_order(order)
 
+    def keys_for_number(self, number: str) -> list[str]:
+        """The idempotency keys of every order carrying this order number: a duplicate
+        submitted under another key shows up here, where a lookup by key would miss it."""
+        with self._ctx.store.lock:
+            return [order.key for order in self._ctx.store.orders() if order.number == number]
+
     @property
     def create_calls(self) -> int:
         return self._ctx.store.create_calls
@@ -143,6 +151,16 @@ class WarehouseSimulator:
         """Native kind: creates whose ship-to street contains ``text`` always get ``status``."""
         self._ctx.store.poison_text = text
         self._ctx.store.poison_status = status
+
+    def set_status(self, key: str, status: str) -> None:
+        """Put an open order in one of its kind's own status words, as a person at the
+        warehouse would: a hold or an exception (ShipBob: "On Hold", "Exception")."""
+        store = self._ctx.store
+        with store.lock:
+            order = store.by_key(key)
+            if order is None:
+                raise KeyError(f"no order with key {key!r}")
+            store.set_status(order, status)
 
     def set_inventory(self, sku: str, available: int) -> None:
         with self._ctx.store.lock:
@@ -201,6 +219,17 @@ class WarehouseSimulator:
             raise KeyError(f"no shipment {shipment_id}") from None
         self._ctx.store.void(number)
 
+    def void_package(self, tracking_number: str) -> None:
+        """Void the shipment holding the package with this tracking number (with its other
+        packages, where the kind groups several into one shipment)."""
+        store = self._ctx.store
+        with store.lock:
+            for shipment in store.shipments():
+                if any(p.tracking_number == tracking_number for p in shipment.packages):
+                    store.void(shipment.id)
+                    return
+        raise KeyError(f"no package with tracking number {tracking_number}")
+
     def set_auto_ship(self, delay: float | None, mode: str = "single") -> None:
         self._autoship.configure(delay, mode)
 
@@ -229,6 +258,10 @@ class WarehouseSimulator:
             paths=paths,
             seed=seed,
         )
+
+    def throttle(self, seconds: float) -> None:
+        """Answer every API request with the kind's 429 for ``seconds`` (0 ends it)."""
+        self._ctx.faults.throttle(seconds)
 
     def clear_faults(self) -> None:
         self._ctx.faults.clear()
