@@ -55,6 +55,7 @@ from bridge.backends.models import (
 from bridge.backends.status import SHIPSTATION_STATUSES, normalize, settle_status
 from bridge.remote.errors import AuthError, RateLimited, RemoteError, TransientError
 from bridge.remote.ratelimit import LocalLeakyBucket, RateLimiter
+from bridge.remote.window import LocalWindow, WindowedLimiter
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 MAX_PAGE_SIZE = 500
@@ -233,7 +234,12 @@ class ShipStationBackend(WarehouseBackend):
             timeout=config.timeout,
             auth=(config.api_key.get_secret_value(), config.api_secret.get_secret_value()),
             session=session,
-            limiter=limiter or LocalLeakyBucket(per_minute, per_minute / 60.0, name="shipstation"),
+            limiter=limiter
+            or WindowedLimiter(
+                LocalLeakyBucket(per_minute, per_minute / 60.0, name="shipstation"),
+                LocalWindow(per_minute),
+                name="shipstation",
+            ),
         )
         self._order_keys: dict[int, str] = {}
         self._order_numbers: dict[str, str] = {}

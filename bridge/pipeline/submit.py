@@ -7,8 +7,9 @@ The algorithm, per ``submit_order(order_id)`` message:
    can win a row, so a duplicate message or a re-sent webhook does nothing. Where the backend
    has a bulk create, the same worker also claims the store's other waiting orders (new ones
    and retries now due), after a short linger when a burst is arriving, so a burst of orders
-   costs a few warehouse calls while a lone order goes out at once. The worker stops the task before the lease runs out
-   (``bridge/jobs/celery_config.py``), so a cancellation or the sweeper never acts on a live claim.
+   costs a few warehouse calls while a lone order goes out at once. The worker stops the task
+   before the lease runs out (``bridge/jobs/celery_config.py``), so a cancellation or the
+   sweeper never acts on a live claim.
 2. The claim is committed before the warehouse is called: that is the write-ahead intent.
 3. An attempt after the first may follow a call whose outcome nobody saw (a timeout, a worker
    killed mid-call), so it asks the warehouse for our keys first, all of the batch's in one
