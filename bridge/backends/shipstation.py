@@ -444,6 +444,7 @@ class ShipStationBackend(WarehouseBackend):
                 normalize(SHIPSTATION_STATUSES, raw), _order_lines(order), shipments
             ),
             raw_status=raw,
+            order_number=str(order.get("orderNumber") or ""),
             updated_at=from_pacific_text(order.get("modifyDate")),
             shipments=shipments,
         )

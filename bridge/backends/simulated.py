@@ -105,6 +105,7 @@ def remote_order(data: dict[str, Any]) -> RemoteOrder:
         ref=RemoteRef(remote_id=str(data["id"]), key=str(data.get("external_key") or "")),
         status=settle_status(normalize(SIMULATED_STATUSES, raw), lines, shipments),
         raw_status=raw,
+        order_number=str(data.get("order_number") or ""),
         updated_at=_parse_time(data.get("updated_at")),
         shipments=shipments,
     )
