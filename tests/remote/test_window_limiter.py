@@ -2,8 +2,9 @@
 
 The simulator enforces ShipStation's scheme (40 requests per fixed window per credential,
 ``X-Rate-Limit-*`` on every answer) with a 3-second window instead of a minute to keep the test
-short, and answers take 100 ms like ShipStation's. The bucket is the one a store gets today (40 tokens, refilled over one window): on its
-own it refills during the window and draws 429s; with the window mirror it draws none.
+short, and answers take 100 ms like ShipStation's. The bucket is the one a store gets today (40
+tokens, refilled over one window): on its own it refills during the window and draws 429s; with
+the window mirror it draws none.
 """
 
 from __future__ import annotations
