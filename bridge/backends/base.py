@@ -12,9 +12,9 @@ import abc
 import ipaddress
 import types
 import typing
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import timedelta
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
@@ -60,6 +60,9 @@ class ChangeFeed(StrEnum):
 class RateSpec:
     requests: int
     per_seconds: float
+    # The warehouse counts ``requests`` per fixed window and announces the window in
+    # ``X-Rate-Limit-Limit/Remaining/Reset``: the shared limiter then mirrors that window too.
+    fixed_window: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,19 @@ class SubmitOutcome:
     error: RemoteError | None = None
 
 
+@dataclass(frozen=True)
+class LookupHints:
+    """What the core knows about orders it looks up in bulk, so a backend can list instead.
+
+    ``order_numbers`` maps keys to the order numbers they were submitted with;
+    ``created_after`` is a moment before any of them can have reached the warehouse (the
+    earliest bridge row of the batch), which bounds a listing by creation date.
+    """
+
+    order_numbers: Mapping[str, str] = field(default_factory=dict)
+    created_after: datetime | None = None
+
+
 class WarehouseBackend(abc.ABC):
     """One warehouse. Instances are cheap and hold a connection pool; call ``close`` when done."""
 
@@ -180,6 +196,28 @@ class WarehouseBackend(abc.ABC):
     def find_by_key(self, key: str, order_number: str | None = None) -> RemoteOrder | None:
         """The order submitted under ``key``, or None. ``order_number`` narrows the search on
         warehouses that cannot filter by our key (ShipStation)."""
+
+    def find_many(
+        self, keys: Sequence[str], hints: LookupHints | None = None
+    ) -> dict[str, RemoteOrder]:
+        """The orders submitted under ``keys``, by key; keys the warehouse does not know are
+        absent. Backends that can list override this so the cost grows with pages, not keys;
+        the default asks once per key."""
+        numbers = hints.order_numbers if hints else {}
+        found = {}
+        for key in dict.fromkeys(keys):
+            order = self.find_by_key(key, order_number=numbers.get(key))
+            if order is not None:
+                found[key] = order
+        return found
+
+    def list_orders(self, since: datetime, until: datetime) -> Iterator[RemoteOrder]:
+        """Every order the warehouse created in ``[since, until]``, each a complete snapshot
+        (all its shipments and packages, whenever they were made), read by paged listing.
+
+        ``NotSupported`` by default: a warehouse that cannot list is audited by ``find_many``.
+        """
+        raise NotSupported(f"the {self.name} backend cannot list orders by date")
 
     @abc.abstractmethod
     def get(self, ref: RemoteRef) -> RemoteOrder: ...

@@ -22,6 +22,8 @@ from bridge.remote.ratelimit import RateLimiter, ServerGate
 # ShipStation-style APIs send, then ShipBob's ``x-retry-after`` (header names ignore case).
 RETRY_AFTER_HEADERS = ("Retry-After", "X-Rate-Limit-Reset", "X-Retry-After")
 REMAINING_HEADER = "X-Rate-Limit-Remaining"
+LIMIT_HEADER = "X-Rate-Limit-Limit"
+RESET_HEADER = "X-Rate-Limit-Reset"
 
 
 class ApiClient:
@@ -53,6 +55,8 @@ class ApiClient:
                 remaining_header=remaining_header,
                 retry_after_headers=RETRY_AFTER_HEADERS,
                 pause_when_exhausted=True,
+                limit_header=LIMIT_HEADER,
+                reset_header=RESET_HEADER,
                 refused_credentials=lambda response: (
                     f"{service} refused our credentials (HTTP {response.status_code}); "
                     f"check the {credential}"

@@ -116,6 +116,9 @@ class RemoteOrder(_Record):
     ref: RemoteRef
     status: NormalizedStatus
     raw_status: str = ""
+    # The order number the warehouse shows, when the snapshot came with it (not every feed
+    # carries it): the audit finds an order entered twice, once without our key, by it.
+    order_number: str = ""
     updated_at: datetime | None = None
     shipments: list[RemoteShipment] = Field(default_factory=list)
 

@@ -32,6 +32,7 @@ from bridge.backends.base import (
     Capabilities,
     ChangeFeed,
     Idempotency,
+    LookupHints,
     RateSpec,
     SubmitOutcome,
     WarehouseBackend,
@@ -54,6 +55,7 @@ from bridge.backends.models import (
 from bridge.backends.status import SHIPSTATION_STATUSES, normalize, settle_status
 from bridge.remote.errors import AuthError, RateLimited, RemoteError, TransientError
 from bridge.remote.ratelimit import LocalLeakyBucket, RateLimiter
+from bridge.remote.window import LocalWindow, WindowedLimiter
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 MAX_PAGE_SIZE = 500
@@ -61,6 +63,8 @@ BULK_MAX = 100
 OPEN_STATUSES = {"awaiting_payment", "awaiting_shipment", "on_hold", "pending_fulfillment"}
 PHASES = ("shipments", "voids", "fulfillments")
 _CACHE_LIMIT = 10_000
+# ShipStation's clock and ours may disagree; a bulk lookup's window starts this much earlier.
+CLOCK_SKEW = timedelta(minutes=10)
 _WEIGHT_TO_OZ = {"ounces": 1.0, "pounds": 16.0, "grams": 0.035274, "kilograms": 35.274}
 
 
@@ -236,7 +240,12 @@ class ShipStationBackend(WarehouseBackend):
             timeout=config.timeout,
             auth=(config.api_key.get_secret_value(), config.api_secret.get_secret_value()),
             session=session,
-            limiter=limiter or LocalLeakyBucket(per_minute, per_minute / 60.0, name="shipstation"),
+            limiter=limiter
+            or WindowedLimiter(
+                LocalLeakyBucket(per_minute, per_minute / 60.0, name="shipstation"),
+                LocalWindow(per_minute),
+                name="shipstation",
+            ),
         )
         self._order_keys: dict[int, str] = {}
         self._order_numbers: dict[str, str] = {}
@@ -256,7 +265,7 @@ class ShipStationBackend(WarehouseBackend):
             partial_shipments=True,
             acknowledge=False,
             inventory=False,
-            rate_limit=RateSpec(requests=40, per_seconds=60.0),
+            rate_limit=RateSpec(requests=40, per_seconds=60.0, fixed_window=True),
             updates_unshipped=True,
         )
 
@@ -450,13 +459,17 @@ class ShipStationBackend(WarehouseBackend):
     def _snapshot(self, order: dict[str, Any]) -> RemoteOrder:
         """A complete snapshot of one order: its status, labels and fulfillments."""
         order_id = int(order["orderId"])
-        self._order_keys[order_id] = str(order.get("orderKey") or "")
         shipments = self._label_shipments(order_id)
         params = {"orderId": order_id, "pageSize": MAX_PAGE_SIZE}
         shipments += [
             fulfillment_shipment(item)
             for item in self._pages("/fulfillments", "fulfillments", params)
         ]
+        return self._assemble(order, shipments)
+
+    def _assemble(self, order: dict[str, Any], shipments: list[RemoteShipment]) -> RemoteOrder:
+        order_id = int(order["orderId"])
+        self._order_keys[order_id] = str(order.get("orderKey") or "")
         raw = str(order.get("orderStatus") or "")
         return RemoteOrder(
             ref=RemoteRef(remote_id=str(order_id), key=str(order.get("orderKey") or "")),
@@ -464,9 +477,92 @@ class ShipStationBackend(WarehouseBackend):
                 normalize(SHIPSTATION_STATUSES, raw), _order_lines(order), shipments
             ),
             raw_status=raw,
+            order_number=str(order.get("orderNumber") or ""),
             updated_at=from_pacific_text(order.get("modifyDate")),
             shipments=shipments,
         )
+
+    def _shipments_since(
+        self, since: datetime, order_ids: set[int]
+    ) -> dict[int, list[RemoteShipment]]:
+        """Labels and fulfillments created since ``since`` for ``order_ids``: two paged listings
+        for all of them, instead of two calls per order."""
+        start = to_pacific_text(since)
+        found: dict[int, list[RemoteShipment]] = {order_id: [] for order_id in order_ids}
+        labels = {
+            "createDateStart": start,
+            "includeShipmentItems": "true",
+            "sortBy": "CreateDate",
+            "pageSize": MAX_PAGE_SIZE,
+        }
+        for item in self._pages("/shipments", "shipments", labels):
+            if int(item["orderId"]) in found and not item.get("isReturnLabel"):
+                found[int(item["orderId"])].append(label_shipment(item))
+        fulfillments = {"createDateStart": start, "sortBy": "CreateDate", "pageSize": MAX_PAGE_SIZE}
+        for item in self._pages("/fulfillments", "fulfillments", fulfillments):
+            if int(item["orderId"]) in found:
+                found[int(item["orderId"])].append(fulfillment_shipment(item))
+        return found
+
+    def find_many(
+        self, keys: Sequence[str], hints: LookupHints | None = None
+    ) -> dict[str, RemoteOrder]:
+        """List the orders created since the batch's first row (newest first, 500 a page) and
+        keep ours; stop as soon as every key is found. Shipments are listed, by the same
+        window, only when a found order is no longer open: an order still awaiting shipment
+        has none, so the usual recovery after an unclear submit costs one call."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        since = self._window_start(hints.created_after if hints else None)
+        params = {
+            "createDateStart": to_pacific_text(since),
+            "sortBy": "CreateDate",
+            "sortDir": "DESC",
+            "pageSize": MAX_PAGE_SIZE,
+        }
+        raw: dict[str, dict[str, Any]] = {}
+        for order in self._pages("/orders", "orders", params):
+            key = str(order.get("orderKey") or "")
+            if key in wanted:
+                raw.setdefault(key, order)
+                if len(raw) == len(wanted):
+                    break
+        settled = {
+            int(order["orderId"])
+            for order in raw.values()
+            if order.get("orderStatus") not in OPEN_STATUSES
+        }
+        shipments = self._shipments_since(since, settled) if settled else {}
+        return {
+            key: self._assemble(order, shipments.get(int(order["orderId"]), []))
+            for key, order in raw.items()
+        }
+
+    def _window_start(self, created_after: datetime | None) -> datetime:
+        if created_after is None:
+            return datetime.now(UTC) - timedelta(minutes=self.config.initial_lookback_minutes)
+        return created_after - CLOCK_SKEW
+
+    def list_orders(self, since: datetime, until: datetime) -> Iterator[RemoteOrder]:
+        """Orders created in the window (500 a page), then their labels and fulfillments
+        created since its start (a label can come days after its order): a few pages for a
+        week of orders."""
+        params: dict[str, Any] = {
+            "createDateStart": to_pacific_text(since),
+            "createDateEnd": to_pacific_text(until),
+            "sortBy": "CreateDate",
+            "sortDir": "ASC",
+            "pageSize": MAX_PAGE_SIZE,
+        }
+        if self.config.store_id is not None:
+            params["storeId"] = self.config.store_id
+        orders = list(self._pages("/orders", "orders", params))
+        if not orders:
+            return
+        shipments = self._shipments_since(since, {int(order["orderId"]) for order in orders})
+        for order in orders:
+            yield self._assemble(order, shipments[int(order["orderId"])])
 
     def get(self, ref: RemoteRef) -> RemoteOrder:
         return self._snapshot(self.api.read(f"/orders/{ref.remote_id}"))

@@ -7,6 +7,7 @@ cursor instead of date windows, cancels synchronously, and reports stock levels.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from bridge.backends.base import (
     Capabilities,
     ChangeFeed,
     Idempotency,
+    LookupHints,
     WarehouseBackend,
 )
 from bridge.backends.errors import DuplicateOrder, InvalidState, ValidationError
@@ -42,6 +44,8 @@ from bridge.remote.errors import TransientError
 from bridge.remote.ratelimit import RateLimiter
 
 MAX_EVENTS_PAGE = 100
+# Our clock and the warehouse's may disagree; a bulk lookup's window starts this much earlier.
+CLOCK_SKEW = timedelta(minutes=10)
 
 
 class SimulatedConfig(BackendConfig):
@@ -101,6 +105,7 @@ def remote_order(data: dict[str, Any]) -> RemoteOrder:
         ref=RemoteRef(remote_id=str(data["id"]), key=str(data.get("external_key") or "")),
         status=settle_status(normalize(SIMULATED_STATUSES, raw), lines, shipments),
         raw_status=raw,
+        order_number=str(data.get("order_number") or ""),
         updated_at=_parse_time(data.get("updated_at")),
         shipments=shipments,
     )
@@ -165,6 +170,40 @@ class SimulatedBackend(WarehouseBackend):
         orders = self.api.read("/v1/orders", {"external_key": key}).get("orders") or []
         matches = [remote_order(item) for item in orders if item.get("external_key") == key]
         return matches[0] if matches else None
+
+    def find_many(
+        self, keys: Sequence[str], hints: LookupHints | None = None
+    ) -> dict[str, RemoteOrder]:
+        """Page through the orders created since the batch's first row and keep ours; without
+        that bound, one lookup per key (the default)."""
+        if hints is None or hints.created_after is None:
+            return super().find_many(keys, hints)
+        wanted = set(keys)
+        found: dict[str, RemoteOrder] = {}
+        if not wanted:
+            return found
+        for order in self._created(hints.created_after - CLOCK_SKEW, None):
+            if order.ref.key in wanted:
+                found.setdefault(order.ref.key, order)
+                if len(found) == len(wanted):
+                    break
+        return found
+
+    def list_orders(self, since: datetime, until: datetime) -> Iterator[RemoteOrder]:
+        """Orders created in the window, in creation order; each a complete snapshot."""
+        return self._created(since, until)
+
+    def _created(self, since: datetime, until: datetime | None) -> Iterator[RemoteOrder]:
+        params: dict[str, Any] = {"created_since": since.isoformat(), "limit": MAX_EVENTS_PAGE}
+        if until is not None:
+            params["created_until"] = until.isoformat()
+        page = 1
+        while True:
+            data = self.api.read("/v1/orders", {**params, "page": page})
+            yield from (remote_order(item) for item in data.get("orders") or [])
+            if not data.get("has_more"):
+                return
+            page += 1
 
     def get(self, ref: RemoteRef) -> RemoteOrder:
         return remote_order(self.api.read(f"/v1/orders/{ref.remote_id}")["order"])

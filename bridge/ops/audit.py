@@ -1,17 +1,25 @@
 """Does everything agree? Order Desk, the bridge and the warehouse, for one store and window.
 
 Each side can be wrong in its own way: a webhook Order Desk gave up on never reached us, an order
-sits in a state nobody will move it out of, a warehouse lost (or never got) an order we marked as
-submitted, a package we know about never reached Order Desk. The audit only reads: it asks Order
-Desk for the orders added in the window (always a bounded query, as Order Desk asks), compares
-them with our rows, and asks the warehouse by idempotency key about the orders we say it has,
-up to a cap so a large window cannot hammer it. Order Desk dates are taken as UTC (its help centre
-says it stores UTC; older API docs said store time, see docs/orderdesk.md#date-filters).
+sits in a state nobody will move it out of, a warehouse lost (or never got, or got twice) an
+order we marked as submitted, a package the warehouse shipped is missing from Order Desk's
+shipments (deleted there, or never posted) or is there twice.
+
+The audit only reads, and reads each side by paged listing, so its cost grows with pages, not
+orders: Order Desk's orders added in the window with their shipments (``GET /orders``, 500 a
+page, always a bounded query, as Order Desk asks), and the warehouse's orders created since the
+window began with their shipments (``WarehouseBackend.list_orders``: a few pages for a week at
+ShipStation). It then compares what each side actually holds, not only the bridge's rows. A
+warehouse that cannot list is asked by key instead (``find_many``), up to a cap. Order Desk
+dates are taken as UTC (its help centre says it stores UTC; older API docs said store time, see
+docs/orderdesk.md#date-filters).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,14 +27,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from bridge.backends.base import LookupHints
+from bridge.backends.errors import NotSupported
+from bridge.backends.models import RemoteOrder
 from bridge.db import session_scope
 from bridge.models import Order, Store, utcnow
 from bridge.ops.operations import OperationError
+from bridge.orderdesk.payload import Order as OrderDeskOrder
 from bridge.remote.errors import RemoteError
 from bridge.states import OrderState
 from bridge.stores.context import StoreContext
 
+# Only for a warehouse that cannot list: at most this many orders are asked about by key.
 MAX_LOOKUPS = 200
+# The warehouse's clock and ours may disagree: its listing starts this much before the window.
+CLOCK_SKEW = timedelta(minutes=10)
 STUCK_AFTER = timedelta(hours=1)
 # Order Desk retries a failed post for a while and a poll may have just found a package:
 # what is younger than this is not yet a problem.
@@ -48,6 +63,21 @@ STUCK = "stuck"
 NOT_IN_WAREHOUSE = "not_in_warehouse"
 UNPOSTED_SHIPMENT = "unposted_shipment"
 CHECK_INCOMPLETE = "check_incomplete"
+DUPLICATE_IN_WAREHOUSE = "duplicate_in_warehouse"
+SHIPMENT_NOT_IN_ORDERDESK = "shipment_not_in_orderdesk"
+SHIPMENT_DUPLICATED = "shipment_duplicated"
+
+# Every key the bridge submits under starts so (bridge/intake/rows.py); other orders at the
+# warehouse are matched to ours by order number, under this prefix, which no key can have.
+BRIDGE_KEY_PREFIX = "od-"
+FOREIGN = "\0number:"
+
+# Told how many records of a side ("orderdesk", "warehouse") have been read so far.
+Progress = Callable[[str, int], None]
+
+
+def _no_progress(side: str, read: int) -> None:
+    """The default: nobody is watching."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +105,7 @@ class AuditReport:
     end: datetime
     orderdesk_orders: int = 0
     bridge_orders: int = 0
+    warehouse_orders: int = 0
     warehouse_checked: int = 0
     warehouse_unchecked: int = 0
     findings: list[Finding] = field(default_factory=list)
@@ -91,6 +122,7 @@ class AuditReport:
             "consistent": self.consistent,
             "orderdesk_orders": self.orderdesk_orders,
             "bridge_orders": self.bridge_orders,
+            "warehouse_orders": self.warehouse_orders,
             "warehouse_checked": self.warehouse_checked,
             "warehouse_unchecked": self.warehouse_unchecked,
             "findings": [finding.to_dict() for finding in self.findings],
@@ -142,9 +174,10 @@ def run_audit(
     max_lookups: int = MAX_LOOKUPS,
     stuck_after: timedelta = STUCK_AFTER,
     grace: timedelta = GRACE,
+    progress: Progress = _no_progress,
 ) -> AuditReport:
     """Compare the three views of ``store_id`` (Order Desk store id) for orders added in
-    ``[start, end]``; read-only."""
+    ``[start, end]``; read-only. ``progress`` hears how many records each side has given."""
     now = now or utcnow()
     if start >= end:
         raise OperationError("the audit window is empty: --since must be before --until")
@@ -163,17 +196,31 @@ def run_audit(
             )
         )
     report.bridge_orders = len(orders)
+    settled = now - grace
 
-    report.findings += _missed_webhooks(context, report, now - grace)
+    remote = _read_orderdesk(context, report, progress)
+    report.findings += _missed_webhooks(context, remote, settled)
     for order in orders:
         if reason := _stuck_reason(order, now, stuck_after):
             report.findings.append(
                 Finding(STUCK, order.orderdesk_order_id, reason, order.id, order.state)
             )
     for order in orders:
-        report.findings += _unposted_shipments(order, now - grace)
+        report.findings += _unposted_shipments(order, settled)
     claimed = [order for order in orders if OrderState(order.state) in CLAIMS_SUBMITTED]
-    report.findings += _unknown_to_warehouse(context, report, claimed, max_lookups)
+    read = _read_warehouse(context, report, claimed, now, max_lookups, progress)
+    if read is None:
+        return report
+    held, claimed = read
+    report.warehouse_checked = len(claimed)
+    report.findings += _warehouse_findings(claimed, held)
+    unposted = {s.package_id for o in orders for s in o.shipments if s.posted_at is None}
+    in_orderdesk = {order.id: order for order in remote}
+    for order in claimed:
+        remote_order = in_orderdesk.get(order.orderdesk_order_id)
+        if remote_order is not None:
+            copies = _copies(order, held)
+            report.findings += _shipment_findings(order, copies, remote_order, unposted, settled)
     return report
 
 
@@ -191,15 +238,25 @@ def _unposted_shipments(order: Order, settled: datetime) -> list[Finding]:
     return findings
 
 
-def _missed_webhooks(
-    context: StoreContext, report: AuditReport, settled: datetime
-) -> list[Finding]:
+def _read_orderdesk(
+    context: StoreContext, report: AuditReport, progress: Progress
+) -> list[OrderDeskOrder]:
+    """Order Desk's orders added in the window, each with its shipments, 500 a page."""
+    remote = []
     try:
         with context.orderdesk() as client:
-            remote = list(client.list_orders(start=report.start, end=report.end))
+            for order in client.list_orders(start=report.start, end=report.end):
+                remote.append(order)
+                progress("orderdesk", len(remote))
     except RemoteError as exc:
         raise OperationError(f"Order Desk could not list the orders: {exc}") from None
     report.orderdesk_orders = len(remote)
+    return remote
+
+
+def _missed_webhooks(
+    context: StoreContext, remote: list[OrderDeskOrder], settled: datetime
+) -> list[Finding]:
     ids = [order.id for order in remote]
     known: set[str] = set()
     with session_scope() as session:
@@ -228,39 +285,131 @@ def _missed_webhooks(
     return findings
 
 
-def _unknown_to_warehouse(
-    context: StoreContext, report: AuditReport, claimed: list[Order], max_lookups: int
-) -> list[Finding]:
-    checked, report.warehouse_unchecked = claimed[:max_lookups], max(0, len(claimed) - max_lookups)
-    findings = []
-    if not checked:
-        return findings
-    with context.backend() as backend:
-        for order in checked:
+def _read_warehouse(
+    context: StoreContext,
+    report: AuditReport,
+    claimed: list[Order],
+    now: datetime,
+    max_lookups: int,
+    progress: Progress,
+) -> tuple[dict[str, list[RemoteOrder]], list[Order]] | None:
+    """The warehouse's orders by our key, and the claimed orders they can be checked against.
+
+    Every order the warehouse created since the window began (an order added late in the
+    window may reach it after the window ends), by listing; or, for a warehouse that cannot
+    list, the claimed orders asked about by key up to ``max_lookups``. None when the warehouse
+    did not answer (a ``check_incomplete`` finding says so).
+    """
+    if not claimed:
+        return {}, claimed
+    held: dict[str, list[RemoteOrder]] = defaultdict(list)
+    try:
+        with context.backend() as backend:
             try:
-                found = backend.find_by_key(order.idempotency_key, order_number=order.order_number)
-            except RemoteError as exc:
-                report.warehouse_unchecked += len(checked) - report.warehouse_checked
-                findings.append(
-                    Finding(
-                        CHECK_INCOMPLETE,
-                        order.orderdesk_order_id,
-                        f"the warehouse did not answer, lookups stopped: {exc}",
-                        order.id,
-                        order.state,
-                    )
+                for order in backend.list_orders(report.start - CLOCK_SKEW, now):
+                    held[_holder(order)].append(order)
+                    report.warehouse_orders += 1
+                    progress("warehouse", report.warehouse_orders)
+            except NotSupported:
+                report.warehouse_unchecked = max(0, len(claimed) - max_lookups)
+                claimed = claimed[:max_lookups]
+                if not claimed:
+                    return held, claimed
+                hints = LookupHints(
+                    order_numbers={o.idempotency_key: o.order_number for o in claimed},
+                    created_after=min(order.created_at for order in claimed),
                 )
-                break
-            report.warehouse_checked += 1
-            if found is None:
+                found = backend.find_many([order.idempotency_key for order in claimed], hints)
+                held = defaultdict(list, {key: [order] for key, order in found.items()})
+                report.warehouse_orders = len(found)
+    except RemoteError as exc:
+        report.warehouse_unchecked = len(claimed)
+        report.findings.append(
+            Finding(CHECK_INCOMPLETE, "-", f"the warehouse did not answer the listing: {exc}")
+        )
+        return None
+    return held, claimed
+
+
+def _holder(order: RemoteOrder) -> str:
+    """Our key for an order the bridge sent; for one entered by other means (a CSV import, by
+    hand: no key of ours), its order number, so a second copy of one of ours is seen."""
+    if order.ref.key.startswith(BRIDGE_KEY_PREFIX):
+        return order.ref.key
+    return f"{FOREIGN}{order.order_number}"
+
+
+def _copies(order: Order, held: dict[str, list[RemoteOrder]]) -> list[RemoteOrder]:
+    return held.get(order.idempotency_key, []) + held.get(f"{FOREIGN}{order.order_number}", [])
+
+
+def _warehouse_findings(claimed: list[Order], held: dict[str, list[RemoteOrder]]) -> list[Finding]:
+    """Every order the bridge says it submitted is at the warehouse exactly once."""
+    findings = []
+    for order in claimed:
+        copies = _copies(order, held)
+        if not copies:
+            detail = (
+                f"{order.state} in the bridge, but the warehouse has no order under "
+                f"{order.idempotency_key}"
+            )
+            findings.append(
+                Finding(NOT_IN_WAREHOUSE, order.orderdesk_order_id, detail, order.id, order.state)
+            )
+        elif len(copies) > 1:
+            ids = ", ".join(
+                f"{copy.ref.remote_id} (key {copy.ref.key or 'none'})" for copy in copies
+            )
+            findings.append(
+                Finding(
+                    DUPLICATE_IN_WAREHOUSE,
+                    order.orderdesk_order_id,
+                    f"the warehouse holds order {order.order_number} {len(copies)} times: {ids}",
+                    order.id,
+                    order.state,
+                )
+            )
+    return findings
+
+
+def _tracking(value: str) -> str:
+    return value.strip().upper()
+
+
+def _shipment_findings(
+    order: Order,
+    copies: list[RemoteOrder],
+    remote: OrderDeskOrder,
+    unposted: set[str],
+    settled: datetime,
+) -> list[Finding]:
+    """Every live package the warehouse shipped is among Order Desk's shipments exactly once.
+
+    Packages the bridge knows it has not posted yet are reported once, as ``unposted_shipment``;
+    a package shipped within the grace period may still be on its way.
+    """
+    posted = Counter(_tracking(shipment.tracking_number) for shipment in remote.order_shipments)
+    findings = []
+    for copy in copies:
+        for shipment in copy.shipments:
+            if shipment.voided:
+                continue
+            recent = shipment.shipped_at is not None and shipment.shipped_at > settled
+            for package in shipment.packages:
+                tracking = _tracking(package.tracking_number)
+                times = posted[tracking]
+                what = f"package {package.package_id} ({package.tracking_number})"
+                if not tracking or times == 1:
+                    continue
+                if times > 1:
+                    detail = f"{what} is in Order Desk's shipments {times} times"
+                    kind = SHIPMENT_DUPLICATED
+                elif recent or package.package_id in unposted:
+                    continue
+                else:
+                    detail = f"{what} shipped by the warehouse is not in Order Desk's shipments"
+                    kind = SHIPMENT_NOT_IN_ORDERDESK
                 findings.append(
-                    Finding(
-                        NOT_IN_WAREHOUSE,
-                        order.orderdesk_order_id,
-                        f"{order.state} in the bridge, but the warehouse has no order under "
-                        f"{order.idempotency_key}",
-                        order.id,
-                        order.state,
-                    )
+                    Finding(kind, order.orderdesk_order_id, detail, order.id, order.state)
                 )
     return findings

@@ -5,13 +5,15 @@ The algorithm, per ``submit_order(order_id)`` message:
 1. Claim. The claimable rows are locked (``FOR UPDATE SKIP LOCKED``, in id order), moved to
    ``submitting``, their attempt counted and a lease set (``next_attempt_at``); only one worker
    can win a row, so a duplicate message or a re-sent webhook does nothing. Where the backend
-   has a bulk create, the same worker also claims the store's other waiting orders, after a
-   short linger when a burst is arriving, so a burst of orders costs a few warehouse calls while
-   a lone order goes out at once. The worker stops the task before the lease runs out
-   (``bridge/jobs/celery_config.py``), so a cancellation or the sweeper never acts on a live claim.
+   has a bulk create, the same worker also claims the store's other waiting orders (new ones
+   and retries now due), after a short linger when a burst is arriving, so a burst of orders
+   costs a few warehouse calls while a lone order goes out at once. The worker stops the task
+   before the lease runs out (``bridge/jobs/celery_config.py``), so a cancellation or the
+   sweeper never acts on a live claim.
 2. The claim is committed before the warehouse is called: that is the write-ahead intent.
 3. An attempt after the first may follow a call whose outcome nobody saw (a timeout, a worker
-   killed mid-call), so it asks the warehouse for our key first and adopts what it finds.
+   killed mid-call), so it asks the warehouse for our keys first, all of the batch's in one
+   ``find_many`` (a listing by creation window), and adopts what it finds.
 4. Right before the write, claims the order has left (a cancellation) are dropped. Submit with
    the key ``od-<store>-<order>``; record each outcome in one transaction, on the locked rows:
    submitted, parked as ``rejected`` (the warehouse refused it), or a retry at a backoff time
@@ -33,7 +35,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from bridge.backends import errors as backend_errors
-from bridge.backends.base import WarehouseBackend
+from bridge.backends.base import LookupHints, WarehouseBackend
 from bridge.backends.fulfillment import Unfulfillable, to_fulfillment_order
 from bridge.backends.models import FulfillmentOrder, RemoteRef
 from bridge.db import session_scope
@@ -66,6 +68,8 @@ class Claim:
     # An earlier attempt (perhaps before an operator's retry reset the count) may have
     # reached the warehouse unseen, so the warehouse is asked first.
     tried_before: bool
+    # When the row was made: no attempt can have reached the warehouse before it.
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ def _burst_in_progress(store_id: int, window: float) -> bool:
 
 
 def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
-    """Claim ``first_id`` and up to ``limit - 1`` other waiting orders of the store.
+    """Claim ``first_id`` and up to ``limit - 1`` other claimable orders of the store.
 
     All rows are locked in one statement, in id order, skipping rows another worker holds: two
     workers claiming overlapping bursts split them instead of each waiting for the other's rows.
@@ -137,13 +141,11 @@ def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
         )
         if paused is not None:
             return claims
+        # Overdue retries ride along with new orders: after a fault a whole batch is unclear,
+        # and claimed together it is looked up at the warehouse together.
         others = (
             select(Order.id)
-            .where(
-                Order.store_id == store_id,
-                Order.id != first_id,
-                Order.state == OrderState.RECEIVED.value,
-            )
+            .where(Order.store_id == store_id, Order.id != first_id, _claimable(now))
             .order_by(Order.id)
             .limit(max(limit - 1, 0))
         )
@@ -180,6 +182,7 @@ def _claim(store_id: int, first_id: int, limit: int) -> list[Claim]:
                     order.payload,
                     order.attempts,
                     order.id in tried_before,
+                    order.created_at,
                 )
             )
     return claims
@@ -217,20 +220,30 @@ def _look_up_earlier_attempts(
     ready: list[tuple[Claim, FulfillmentOrder]],
     outcomes: dict[int, Outcome],
 ) -> list[tuple[Claim, FulfillmentOrder]]:
-    """Adopt orders an earlier, unobserved attempt already created; return the rest."""
+    """Adopt orders an earlier, unobserved attempt already created; return the rest.
+
+    All of the batch's unclear orders are asked about in one ``find_many``: a backend that can
+    list reads them by the batch's creation window, a page for hundreds of orders, instead of
+    one call each (after a fault, a whole batch is unclear at once).
+    """
+    unclear = [claim for claim, _ in ready if claim.tried_before]
+    if not unclear:
+        return ready
+    hints = LookupHints(
+        order_numbers={claim.key: claim.order_number for claim in unclear},
+        created_after=min(claim.created_at for claim in unclear),
+    )
+    try:
+        found = backend.find_many([claim.key for claim in unclear], hints)
+    except RemoteError as exc:
+        for claim in unclear:
+            outcomes[claim.id] = _classify(exc)
+        return [(claim, order) for claim, order in ready if not claim.tried_before]
     remaining = []
     for claim, order in ready:
-        if not claim.tried_before:
-            remaining.append((claim, order))
-            continue
-        try:
-            found = backend.find_by_key(claim.key, order_number=claim.order_number)
-        except RemoteError as exc:
-            outcomes[claim.id] = _classify(exc)
-            continue
-        if found is not None:
+        if claim.key in found:
             outcomes[claim.id] = Accepted(
-                found.ref, "found at the warehouse after an unclear attempt"
+                found[claim.key].ref, "found at the warehouse after an unclear attempt"
             )
         else:
             remaining.append((claim, order))

@@ -60,6 +60,7 @@ from bridge.remote.ratelimit import (
     retry_after_seconds,
 )
 from bridge.remote.redirects import is_redirect, redirect_target, shown_url
+from bridge.remote.window import WindowObserver
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +89,10 @@ class Service:
     retry_after_headers: tuple[str, ...] = ("Retry-After",)
     # Whether a remaining budget of 0 closes the limiter until the announced reset.
     pause_when_exhausted: bool = False
+    # A fixed window's size and the seconds until it resets (ShipStation's X-Rate-Limit-Limit
+    # and X-Rate-Limit-Reset): with both, a limiter that mirrors the window hears all of it.
+    limit_header: str | None = None
+    reset_header: str | None = None
     # The message of a 401/403, in the service's own words (its error body may say why).
     refused_credentials: Callable[[requests.Response], str] | None = None
     # The ``service`` label of its metrics when ``name`` carries an id (one series per API).
@@ -364,6 +369,14 @@ class Sender:
     def _observe(self, response: requests.Response) -> None:
         remaining = header_count(response.headers, self.service.remaining_header)
         if remaining is None:
+            return
+        limit = header_count(response.headers, self.service.limit_header)
+        reset = header_seconds(response.headers, (self.service.reset_header or "",))
+        if isinstance(self.limiter, WindowObserver) and limit is not None and reset is not None:
+            try:
+                self.limiter.observe_window(limit, remaining, reset)
+            except RateLimiterUnavailable as exc:
+                log.warning("remote.limiter_unavailable", service=self.service.name, error=str(exc))
             return
         try:
             self.limiter.observe_remaining(remaining)

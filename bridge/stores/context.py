@@ -24,6 +24,7 @@ from bridge.db import session_scope
 from bridge.models import Store
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.remote.ratelimit import RateLimiter, orderdesk_limiter, shared_bucket
+from bridge.remote.window import windowed
 from bridge.stores.registry import StoreRegistry
 
 
@@ -101,7 +102,9 @@ class StoreContext:
         """One bucket per warehouse credential, shared by every worker and store that uses it.
 
         ShipStation counts 40 requests a minute per key+secret, whichever tool sends them, so two
-        stores configured with the same credentials must share one bucket.
+        stores configured with the same credentials must share one bucket; the key is a hash of
+        the secret fields and the base URL, never the store. A warehouse with a fixed window
+        (``RateSpec.fixed_window``) also gets the window mirror of ``bridge.remote.window``.
         """
         spec = self.capabilities.rate_limit
         if spec is None:
@@ -115,6 +118,6 @@ class StoreContext:
         credential = hashlib.sha256(
             json.dumps(identity, sort_keys=True, default=str).encode()
         ).hexdigest()[:16]
-        return shared_bucket(
-            f"warehouse:{self.backend_name}:{credential}", capacity, capacity / per_seconds
-        )
+        name = f"warehouse:{self.backend_name}:{credential}"
+        bucket = shared_bucket(name, capacity, capacity / per_seconds)
+        return windowed(bucket, name, int(capacity)) if spec.fixed_window else bucket

@@ -5,31 +5,41 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import Result
 
+from bridge.backends.fulfillment import to_fulfillment_order
 from bridge.db import session_scope
 from bridge.models import Order, utcnow
 from bridge.ops import audit
 from bridge.ops.operations import OperationError
+from bridge.orderdesk.payload import Order as OrderDeskOrder
+from bridge.orderdesk.records import ShipmentIn
 from bridge.pipeline.submit import submit_order
 from bridge.sim.orderdesk import OrderDeskSimulator
 from bridge.sim.warehouse import WarehouseSimulator
 from bridge.states import OrderState
+from bridge.stores.context import StoreContext
+from bridge.stores.registry import StoreRegistry
 from tests.ops.conftest import (
     API_KEY,
     STORE_ID,
     WAREHOUSE_KEY,
     SeedOrder,
+    _seeder,
     fixture_order,
     od_time,
     order_row,
 )
+from tests.support.simulators import Simulators
 
 Cli = Callable[..., Result]
+SCALE = max(int(os.environ.get("BRIDGE_TEST_SCALE", "1")), 1)
 
 
 def _in_orderdesk(sim: OrderDeskSimulator, *, age: timedelta = timedelta(hours=1)) -> str:
@@ -73,7 +83,8 @@ def test_consistent_store_reports_clean_and_exits_zero(
     assert "consistent: nothing to do" in result.output
     assert data["consistent"] is True and data["findings"] == []
     assert (data["orderdesk_orders"], data["bridge_orders"], data["warehouse_checked"]) == (1, 1, 1)
-    assert warehouse.calls("GET", "/v1/orders") >= 2
+    assert data["warehouse_orders"] == 1
+    assert warehouse.calls("GET", "/v1/orders") == 2  # one listing page per run
     assert API_KEY not in result.output and WAREHOUSE_KEY not in result.output
 
 
@@ -115,7 +126,7 @@ def test_finds_missed_stuck_unknown_and_unposted(
     lines = result.output.splitlines()
     assert any(line.startswith("missed_webhook") and missed in line for line in lines)
     assert any("failed: warehouse said 500" in line for line in lines)
-    assert "1 not checked (raise --max-lookups)" in result.output
+    assert warehouse.calls("GET", "/v1/orders") == 2  # one listing page per run, no lookups
 
 
 def test_a_dead_warehouse_makes_the_audit_incomplete(
@@ -172,3 +183,114 @@ def test_bad_arguments_are_one_sentence(cli: Cli, audited_store: int) -> None:
     assert "--since must be before --until" in backwards.output
     with pytest.raises(OperationError):
         audit.parse_when("soon")
+
+
+def _shipped_and_posted(
+    orderdesk: OrderDeskSimulator, warehouse: WarehouseSimulator, audited_store: int
+) -> tuple[str, list[str]]:
+    """An order submitted, shipped an hour ago in two packages, both posted to Order Desk once."""
+    order_id = _received(orderdesk, audited_store)
+    assert submit_order(order_id) == 1
+    od_id = order_row(order_id).orderdesk_order_id
+    key = f"od-{STORE_ID}-{od_id}"
+    shipped_at = utcnow() - timedelta(hours=1)
+    warehouse.ship(key, partial=True, at=shipped_at)
+    warehouse.ship(key, at=shipped_at)
+    shipments = warehouse.order_by_key(key)["shipments"]
+    tracking = [shipment["packages"][0]["tracking_number"] for shipment in shipments]
+    with StoreContext.load(audited_store).orderdesk() as client:
+        for number in tracking:
+            client.add_shipment(od_id, ShipmentIn(order_id=od_id, tracking_number=number))
+    return od_id, tracking
+
+
+def test_a_deleted_and_a_doubled_shipment_in_order_desk_are_named(
+    cli: Cli, orderdesk: OrderDeskSimulator, warehouse: WarehouseSimulator, audited_store: int
+) -> None:
+    od_id, (first, second) = _shipped_and_posted(orderdesk, warehouse, audited_store)
+    clean = cli("audit", "--store", STORE_ID, "--since", "1d")
+    assert clean.exit_code == 0, clean.output
+
+    with StoreContext.load(audited_store).orderdesk() as client:
+        posted = {s.tracking_number: s.id for s in client.list_shipments(od_id)}
+        client.delete_shipment(od_id, posted[first])
+        # Posted again by hand under another carrier: Order Desk takes it as a new shipment.
+        again = ShipmentIn(order_id=od_id, tracking_number=second, carrier_code="fedex")
+        assert client.add_shipment(od_id, again).ok
+    result = cli("audit", "--store", STORE_ID, "--since", "1d")
+    data = json.loads(cli("audit", "--store", STORE_ID, "--since", "1d", "--json").output)
+
+    assert result.exit_code == 1, result.output
+    found = {(f["kind"], f["orderdesk_order_id"]) for f in data["findings"]}
+    assert found == {(audit.SHIPMENT_NOT_IN_ORDERDESK, od_id), (audit.SHIPMENT_DUPLICATED, od_id)}
+    details = " ".join(f["detail"] for f in data["findings"])
+    assert first in details and f"{second}) is in Order Desk's shipments 2 times" in details
+
+
+def test_an_order_entered_twice_at_the_warehouse_is_named(
+    cli: Cli, orderdesk: OrderDeskSimulator, warehouse: WarehouseSimulator, audited_store: int
+) -> None:
+    order_id = _received(orderdesk, audited_store)
+    assert submit_order(order_id) == 1
+    order = order_row(order_id)
+    assert cli("audit", "--store", STORE_ID, "--since", "1d").exit_code == 0
+    # Someone enters the same order again at the warehouse (a CSV import): another key, the
+    # same order number. The warehouse would ship it twice.
+    body = to_fulfillment_order(OrderDeskOrder.model_validate(order.payload))
+    with StoreContext.load(audited_store).backend() as backend:
+        backend.submit(body, "csv-import-0001")
+
+    report = audit.run_audit(STORE_ID, utcnow() - timedelta(days=1), utcnow())
+
+    assert [(f.kind, f.order_id) for f in report.findings] == [
+        (audit.DUPLICATE_IN_WAREHOUSE, order_id)
+    ]
+    assert "csv-import-0001" in report.findings[0].detail
+
+
+@pytest.fixture
+def shipstation(
+    orderdesk: OrderDeskSimulator, simulators: Simulators, broker: str
+) -> tuple[WarehouseSimulator, int]:
+    """A store at a ShipStation whose pages hold 50 orders, so a few dozen orders span pages."""
+    sim = simulators.warehouse("shipstation", max_page_size=PAGE)
+    config = {"base_url": sim.url, "api_key": "sim-key", "api_secret": "sim-secret"}
+    with session_scope() as session:
+        row = StoreRegistry(session).add(
+            orderdesk_store_id=STORE_ID,
+            name="Ops ShipStation Store",
+            api_key=API_KEY,
+            backend="shipstation",
+            backend_config=config,
+        )
+        return sim, row.id
+
+
+PAGE = 50
+
+
+def test_warehouse_calls_grow_with_pages_not_orders(
+    cli: Cli, shipstation: tuple[WarehouseSimulator, int]
+) -> None:
+    sim, store_id = shipstation
+    seed = _seeder(lambda: store_id)
+    count = (3 * PAGE - 10) * SCALE
+    rows = [order_row(seed(OrderState.SUBMITTED, age=timedelta(hours=2))) for _ in range(count)]
+    items = [
+        (to_fulfillment_order(OrderDeskOrder.model_validate(row.payload)), row.idempotency_key)
+        for row in rows
+    ]
+    with StoreContext.load(store_id).backend() as backend:
+        assert all(outcome.ref for outcome in backend.submit_many(items))
+    sim.ship(rows[0].idempotency_key, at=utcnow() - timedelta(hours=1))
+    before = sim.calls()
+
+    result = cli("audit", "--store", STORE_ID, "--since", "1d", "--json")
+
+    calls = sim.calls() - before
+    data = json.loads(result.output)
+    assert result.exit_code == 0, result.output
+    assert data["warehouse_orders"] == data["warehouse_checked"] == count
+    # Orders, then labels and fulfillments since the window began: a page each here.
+    assert calls <= math.ceil(count / PAGE) + 2
+    assert sim.calls("GET", "/orders") == math.ceil(count / PAGE)

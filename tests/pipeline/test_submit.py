@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 from sqlalchemy import func, select
@@ -115,3 +117,36 @@ def test_a_failing_warehouse_schedules_retries_then_fails(
     assert queued_tasks(broker, queues.QUEUE_INTAKE).count(queues.SUBMIT_ORDER) == 2
     with session_scope() as session:
         assert session.scalar(select(func.count()).select_from(OrderEvent)) >= 4
+
+
+@pytest.mark.parametrize("warehouse_kind", ["shipstation"])
+def test_a_batch_of_unclear_orders_is_looked_up_in_one_listing(
+    receive, warehouse: WarehouseSimulator
+) -> None:
+    """50 orders whose bulk create timed out after the warehouse stored them: the retry asks
+    ShipStation about all 50 with one paged listing, not 50 lookups, and creates nothing again."""
+    with session_scope() as session:
+        StoreRegistry(session).update(STORE_ID, backend_config={"timeout": 0.5})
+    ids = [receive() for _ in range(50)]
+    warehouse.set_faults(timeout_after_store=1, hang_seconds=3)
+    assert submit_order(ids[0]) == 50
+    assert {order_row(i).state for i in ids} == {OrderState.SUBMITTING}
+    assert len(warehouse.orders()) == 50
+
+    warehouse.clear_faults()
+    with session_scope() as session:  # every backoff has passed
+        for order in session.scalars(select(Order).where(Order.id.in_(ids))):
+            order.next_attempt_at = order.created_at
+    # The simulator logs the timed-out create once its held answer is finally sent.
+    deadline = time.monotonic() + 10
+    while warehouse.calls("POST", "/orders/createorders") < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    before = warehouse.calls()
+
+    assert submit_order(ids[-1]) == 50
+
+    assert warehouse.calls() - before <= 2
+    assert warehouse.calls("GET", "/orders") >= 1
+    assert warehouse.calls("POST", "/orders/createorders") == 1
+    assert {order_row(i).state for i in ids} == {OrderState.SUBMITTED}
+    assert len(warehouse.orders()) == 50

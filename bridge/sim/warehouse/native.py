@@ -9,7 +9,7 @@ cursor instead of date windows. One shipment may hold several packages.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -45,6 +45,14 @@ def _iso(moment: datetime | None) -> str | None:
     return (
         None if moment is None else moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
     )
+
+
+def _iso_arg(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _error(status: int, body: dict[str, Any]) -> tuple[Response, int]:
@@ -198,16 +206,53 @@ class NativeApi:
             fields["metadata"] = "must be an object"
         return fields
 
-    def list_orders(self) -> Response:
+    def list_orders(self) -> Response | tuple[Response, int]:
+        """By key or number (all matches), or a page of the orders created in a window.
+
+        ``created_since`` / ``created_until`` (ISO 8601) with ``page`` (from 1) and ``limit``
+        list in creation order, ``has_more`` saying whether another page follows.
+        """
         key = request.args.get("external_key")
         number = request.args.get("order_number")
+        try:
+            since = _iso_arg("created_since")
+            until = _iso_arg("created_until")
+            page = int(request.args.get("page", 1))
+            limit = int(request.args.get("limit", self.ctx.max_page_size))
+        except ValueError:
+            return _error(
+                400, {"error": "validation", "fields": {"page": "bad page, limit or date"}}
+            )
+        if page < 1 or not 1 <= limit <= self.ctx.max_page_size:
+            return _error(
+                400,
+                {
+                    "error": "validation",
+                    "fields": {"limit": f"must be between 1 and {self.ctx.max_page_size}"},
+                },
+            )
+        paged = "page" in request.args or since is not None or until is not None
         with self.ctx.store.lock:
-            orders = [
-                self.render_order(order)
+            matches = [
+                order
                 for order in self.ctx.store.orders()
-                if (key is None or order.key == key) and (number is None or order.number == number)
+                if (key is None or order.key == key)
+                and (number is None or order.number == number)
+                and (since is None or order.created_at >= since)
+                and (until is None or order.created_at <= until)
             ]
-        return jsonify({"orders": orders})
+            if not paged:
+                return jsonify({"orders": [self.render_order(order) for order in matches]})
+            matches.sort(key=lambda order: (order.created_at, order.id))
+            start = (page - 1) * limit
+            chunk = matches[start : start + limit]
+            return jsonify(
+                {
+                    "orders": [self.render_order(order) for order in chunk],
+                    "page": page,
+                    "has_more": len(matches) > start + limit,
+                }
+            )
 
     def _find(self, order_ref: str) -> StoredOrder | None:
         number = order_ref.removeprefix("wo_")
