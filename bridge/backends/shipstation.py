@@ -243,7 +243,7 @@ class ShipStationBackend(WarehouseBackend):
             limiter=limiter
             or WindowedLimiter(
                 LocalLeakyBucket(per_minute, per_minute / 60.0, name="shipstation"),
-                LocalWindow(per_minute),
+                LocalWindow(per_minute, period=60.0),
                 name="shipstation",
             ),
         )

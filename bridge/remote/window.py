@@ -12,7 +12,10 @@ answer may still be on its way), and every answer raises the count to what the s
 has counted (other tools share the credential too). Once the count reaches the limit, nobody
 sends until the announced reset; the reset announced is rounded up to whole seconds, so our
 window ends no earlier than the server's. Requests sent in the last ``margin`` seconds of our
-window may land in the server's next one, so they are counted there too. The state lives in
+window may land in the server's next one, so they are counted there too. Until an answer has
+announced a reset (the first request of a window, or answers lost to timeouts), the window is
+assumed to end one ``period`` after its first request, and the next announcement replaces that
+guess: a full window always ends, even when no answer ever arrives to say when. The state lives in
 Redis (one Lua script per change, like the bucket) so every worker process shares it;
 ``LocalWindow`` is the same for one process without Redis.
 """
@@ -36,8 +39,6 @@ from bridge.settings import get_settings
 
 # Seconds before our window's end during which a request may reach the server's next window.
 BOUNDARY_MARGIN = 2.0
-# How long to wait when the count is full but no answer has told us the reset yet.
-UNKNOWN_RESET_WAIT = 0.25
 
 
 @runtime_checkable
@@ -64,42 +65,50 @@ class Window(Protocol):
 
 
 # KEYS[1]: the window hash. ARGV: op ("take" | "observe" | "close"), configured limit, margin,
-# then for "observe": limit, remaining, reset (-1: not sent); for "close": seconds. Returns the
-# wait in microseconds as a string for "take", "0" otherwise.
+# period, then for "observe": limit, remaining, reset (-1: not sent); for "close": seconds.
+# Returns the wait in microseconds as a string for "take", "0" otherwise. ``assumed`` is 1 while
+# reset_at is our guess (one period after the window's first request), not the server's word.
 _WINDOW_SCRIPT = """
 local key = KEYS[1]
 local op = ARGV[1]
 local limit = tonumber(ARGV[2])
 local margin = tonumber(ARGV[3])
+local period = tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('HMGET', key, 'used', 'reset_at', 'carry', 'limit')
+local state = redis.call('HMGET', key, 'used', 'reset_at', 'carry', 'limit', 'assumed')
 local used = tonumber(state[1]) or 0
 local reset_at = tonumber(state[2]) or 0
 local carry = tonumber(state[3]) or 0
 limit = tonumber(state[4]) or limit
+local assumed = tonumber(state[5]) or 0
 if reset_at > 0 and now >= reset_at then
   used, carry, reset_at = carry, 0, 0
 end
+local function announced(at)
+  if assumed == 1 then reset_at = at else reset_at = math.max(reset_at, at) end
+  assumed = 0
+end
 local wait = 0
 if op == 'take' then
+  if reset_at == 0 then reset_at, assumed = now + period, 1 end
   if used >= limit then
-    if reset_at > 0 then wait = reset_at - now else wait = tonumber(ARGV[4]) end
+    wait = reset_at - now
   else
     used = used + 1
-    if reset_at > 0 and now >= reset_at - margin then carry = carry + 1 end
+    if now >= reset_at - margin then carry = carry + 1 end
   end
 elseif op == 'observe' then
-  limit = tonumber(ARGV[4])
-  used = math.max(used, limit - tonumber(ARGV[5]))
-  local reset = tonumber(ARGV[6])
-  if reset >= 0 then reset_at = math.max(reset_at, now + reset) end
+  limit = tonumber(ARGV[5])
+  used = math.max(used, limit - tonumber(ARGV[6]))
+  local reset = tonumber(ARGV[7])
+  if reset >= 0 then announced(now + reset) end
 elseif op == 'close' then
   used = math.max(used, limit)
-  reset_at = math.max(reset_at, now + tonumber(ARGV[4]))
+  announced(now + tonumber(ARGV[5]))
 end
 redis.call('HSET', key, 'used', tostring(used), 'reset_at', tostring(reset_at),
-           'carry', tostring(carry), 'limit', tostring(limit))
+           'carry', tostring(carry), 'limit', tostring(limit), 'assumed', tostring(assumed))
 redis.call('PEXPIRE', key, math.ceil((math.max(reset_at - now, 0) + 3600) * 1000))
 return tostring(math.ceil(wait * 1000000))
 """
@@ -109,10 +118,16 @@ class RedisWindow:
     """A window count shared by every process using the same Redis ``key``."""
 
     def __init__(
-        self, redis_client: redis.Redis, key: str, limit: int, margin: float = BOUNDARY_MARGIN
+        self,
+        redis_client: redis.Redis,
+        key: str,
+        limit: int,
+        period: float,
+        margin: float = BOUNDARY_MARGIN,
     ) -> None:
         self.key = key
         self.limit = limit
+        self.period = period
         self.margin = margin
         self._script = redis_client.register_script(_WINDOW_SCRIPT)
 
@@ -121,13 +136,15 @@ class RedisWindow:
 
     def _run(self, op: str, *args: float) -> float:
         try:
-            result: Any = self._script(keys=[self.key], args=[op, self.limit, self.margin, *args])
+            result: Any = self._script(
+                keys=[self.key], args=[op, self.limit, self.margin, self.period, *args]
+            )
         except redis.RedisError as exc:
             raise RateLimiterUnavailable(f"rate limiter store unreachable: {exc}") from exc
         return int(result) / 1_000_000
 
     def take(self) -> float:
-        return self._run("take", UNKNOWN_RESET_WAIT)
+        return self._run("take")
 
     def observe(self, limit: int, remaining: int, reset_seconds: float | None) -> None:
         self._run("observe", limit, remaining, -1 if reset_seconds is None else reset_seconds)
@@ -139,12 +156,14 @@ class RedisWindow:
 class LocalWindow:
     """The same count inside one process, for dev mode without Redis."""
 
-    def __init__(self, limit: int, margin: float = BOUNDARY_MARGIN) -> None:
+    def __init__(self, limit: int, period: float, margin: float = BOUNDARY_MARGIN) -> None:
         self.limit = limit
+        self.period = period
         self.margin = margin
         self._used = 0
         self._carry = 0
         self._reset_at = 0.0
+        self._assumed = False
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -156,13 +175,19 @@ class LocalWindow:
             self._used, self._carry, self._reset_at = self._carry, 0, 0.0
         return now
 
+    def _announced(self, reset_at: float) -> None:
+        self._reset_at = reset_at if self._assumed else max(self._reset_at, reset_at)
+        self._assumed = False
+
     def take(self) -> float:
         with self._lock:
             now = self._roll()
+            if not self._reset_at:
+                self._reset_at, self._assumed = now + self.period, True
             if self._used >= self.limit:
-                return self._reset_at - now if self._reset_at else UNKNOWN_RESET_WAIT
+                return self._reset_at - now
             self._used += 1
-            if self._reset_at and now >= self._reset_at - self.margin:
+            if now >= self._reset_at - self.margin:
                 self._carry += 1
             return 0.0
 
@@ -172,13 +197,13 @@ class LocalWindow:
             self.limit = limit
             self._used = max(self._used, limit - remaining)
             if reset_seconds is not None:
-                self._reset_at = max(self._reset_at, now + reset_seconds)
+                self._announced(now + reset_seconds)
 
     def close_for(self, seconds: float) -> None:
         with self._lock:
             now = self._roll()
             self._used = max(self._used, self.limit)
-            self._reset_at = max(self._reset_at, now + seconds)
+            self._announced(now + seconds)
 
 
 class WindowedLimiter:
@@ -229,19 +254,20 @@ def _redis_client(url: str, master_name: str) -> redis.Redis:
     return connect(url, master_name)
 
 
-def windowed(bucket: RateLimiter, name: str, limit: int) -> WindowedLimiter:
-    """``bucket`` plus the window of credential ``name``: in Redis when the deployment has it
-    (shared by every worker), else in this process."""
+def windowed(bucket: RateLimiter, name: str, limit: int, period: float) -> WindowedLimiter:
+    """``bucket`` plus the window (``limit`` requests per ``period`` seconds) of credential
+    ``name``: in Redis when the deployment has it (shared by every worker), else in this
+    process."""
     settings = get_settings()
     window: Window
     if settings.redis_url:
         client = _redis_client(settings.redis_url, settings.redis_sentinel_master)
-        window = RedisWindow(client, f"ratelimit:window:{name}", limit)
+        window = RedisWindow(client, f"ratelimit:window:{name}", limit, period)
     else:
-        window = _local_window(name, limit)
+        window = _local_window(name, limit, period)
     return WindowedLimiter(bucket, window, name=name)
 
 
 @lru_cache(maxsize=256)
-def _local_window(name: str, limit: int) -> LocalWindow:
-    return LocalWindow(limit)
+def _local_window(name: str, limit: int, period: float) -> LocalWindow:
+    return LocalWindow(limit, period)

@@ -120,4 +120,4 @@ class StoreContext:
         ).hexdigest()[:16]
         name = f"warehouse:{self.backend_name}:{credential}"
         bucket = shared_bucket(name, capacity, capacity / per_seconds)
-        return windowed(bucket, name, int(capacity)) if spec.fixed_window else bucket
+        return windowed(bucket, name, int(capacity), per_seconds) if spec.fixed_window else bucket

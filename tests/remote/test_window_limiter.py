@@ -35,7 +35,7 @@ def _limiter(key: str, windowed: bool) -> RateLimiter:
     bucket = RedisLeakyBucket(client, f"{key}:bucket", LIMIT, LIMIT / WINDOW)
     if not windowed:
         return bucket
-    return WindowedLimiter(bucket, RedisWindow(client, f"{key}:window", LIMIT))
+    return WindowedLimiter(bucket, RedisWindow(client, f"{key}:window", LIMIT, WINDOW))
 
 
 def worker(args: tuple[str, str, bool, float]) -> int:
@@ -84,18 +84,41 @@ def test_workers_sharing_a_credential_draw_no_429(redis_client, simulators, wind
 
 
 def test_a_full_window_waits_for_the_announced_reset() -> None:
-    window = LocalWindow(3)
+    window = LocalWindow(3, period=5.0, margin=0.1)
     assert [window.take() for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert 0 < window.take() <= 0.25  # full, reset not yet announced
-    window.observe(3, 0, 0.4)
+    assert 4.5 < window.take() <= 5.0  # full, reset not yet announced: one period assumed
+    window.observe(3, 0, 0.4)  # the server's word replaces the guess, even a sooner one
     wait = window.take()
     assert 0.3 < wait <= 0.4
     time.sleep(wait)
     assert window.take() == 0.0
 
 
+def _local(limit: int, period: float, margin: float) -> LocalWindow:
+    return LocalWindow(limit, period=period, margin=margin)
+
+
+def _shared(limit: int, period: float, margin: float) -> RedisWindow:
+    client = redis.Redis.from_url(REDIS_URL)
+    return RedisWindow(client, f"test:window:{uuid.uuid4().hex}", limit, period, margin=margin)
+
+
+@pytest.mark.parametrize("make", [_local, _shared], ids=["local", "redis"])
+def test_a_window_full_of_carried_requests_still_ends(make) -> None:
+    """Every place of the next window carried over and no answer to announce its reset (the
+    requests timed out): the window must still end after one period, not wait forever."""
+    window = make(1, 0.3, 0.5)
+    assert window.take() == 0.0  # within the margin of its window: carried into the next
+    assert window.take() > 0
+    time.sleep(0.35)
+    wait = window.take()
+    assert 0 < wait <= 0.3 + 1e-6
+    time.sleep(wait + 0.05)
+    assert window.take() == 0.0
+
+
 def test_the_server_count_and_requests_near_the_reset_carry_over() -> None:
-    window = LocalWindow(10, margin=0.5)
+    window = LocalWindow(10, period=60.0, margin=0.5)
     window.observe(10, 7, 0.3)  # other tools took 3 already
     assert [window.take() for _ in range(7)] == [0.0] * 7  # all within the last 0.5 s
     assert window.take() > 0

@@ -27,6 +27,11 @@ from bridge.sim.warehouse.store import (
 CONTROL_PREFIX = "/_sim/"
 T = TypeVar("T")
 
+# The window a throttled credential announces when the simulator enforces no limit of its own:
+# ShipStation's documented 40. A made-up size would teach a window-mirroring client a wrong limit
+# that no later answer corrects (unlimited answers carry no rate headers).
+THROTTLED_WINDOW_LIMIT = 40
+
 
 @dataclass
 class SimContext:
@@ -73,7 +78,7 @@ def build_app(ctx: SimContext, kind: ApiKind, control: Blueprint) -> Flask:
                 return kind.rate_limited(g.rate)
         throttled = ctx.faults.throttled_for()
         if throttled:
-            limit = ctx.limiter.limit if ctx.limiter is not None else 1
+            limit = ctx.limiter.limit if ctx.limiter is not None else THROTTLED_WINDOW_LIMIT
             g.rate = RateDecision(False, limit, 0, throttled)
             return kind.rate_limited(g.rate)
         status = ctx.faults.before_request(request.path)
