@@ -25,6 +25,7 @@ from bridge.backends.base import (
     BackendConfig,
     CancelSupport,
     Capabilities,
+    ChangeFeed,
     Idempotency,
     WarehouseBackend,
 )
@@ -402,13 +403,24 @@ class BackendConformance:
         self.assert_feed_keys(combined, [ref for _, ref in submitted])
         for tracking, ids in combined.ids_by_tracking().items():
             assert len(ids) == 1, f"package {tracking} was reported under ids {sorted(ids)}"
-        if caps.cursor_overlap.total_seconds() == 0:
-            with self.make_backend(driver) as backend:
-                tail = FeedLog()
-                drain(backend, cursor, tail)
-            assert not tail.tracking_numbers(remote_ids), (
-                "with no declared overlap, a drained feed repeated packages"
-            )
+        self.assert_drained_feed_is_quiet(driver, caps, cursor, [ref for _, ref in submitted])
+
+    def assert_drained_feed_is_quiet(
+        self, driver: WarehouseDriver, caps: Capabilities, cursor: str | None, refs: list[RemoteRef]
+    ) -> None:
+        """With nothing new, a drained feed repeats nothing: always for a cursor feed with no
+        declared overlap; for an ``unacked`` feed once what it reported is acknowledged."""
+        unacked = caps.change_feed == ChangeFeed.UNACKED
+        if (unacked and not caps.acknowledge) or caps.cursor_overlap.total_seconds() > 0:
+            return
+        with self.make_backend(driver) as backend:
+            if unacked:
+                shipments = [s for ref in refs for s in backend.get(ref).shipments if not s.voided]
+                backend.acknowledge(shipments)
+            tail = FeedLog()
+            drain(backend, cursor, tail)
+        repeated = tail.tracking_numbers({ref.remote_id for ref in refs})
+        assert not repeated, f"a drained feed repeated packages {sorted(repeated)}"
 
     # --- rate limits --------------------------------------------------------------------------
 
