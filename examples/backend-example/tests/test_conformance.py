@@ -46,9 +46,9 @@ class ExampleDriver:
 class TestExampleConformance(BackendConformance):
     @pytest.fixture
     def driver(self) -> Iterator[ExampleDriver]:
-        with ExampleWarehouse(TOKEN, hang_seconds=3.0) as warehouse:
+        with ExampleWarehouse(TOKEN, hang_seconds=6.0) as warehouse:
             yield ExampleDriver(warehouse)
 
     def make_backend(self, driver: ExampleDriver, **config: Any) -> WarehouseBackend:
-        settings = {"base_url": driver.warehouse.url, "token": TOKEN, "timeout": 1.5}
+        settings = {"base_url": driver.warehouse.url, "token": TOKEN, "timeout": 3.0}
         return create_backend("example", settings | config)

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 class ExampleWarehouse:
     """Orders by id, a key index, a change log; every change under one lock."""
 
-    def __init__(self, token: str = "example-token", hang_seconds: float = 3.0) -> None:
+    def __init__(self, token: str = "example-token", hang_seconds: float = 6.0) -> None:
         self.token = token
         self.hang_seconds = hang_seconds
         self.lock = threading.Lock()
