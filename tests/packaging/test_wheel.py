@@ -80,6 +80,8 @@ def test_wheel_carries_every_migration_and_no_tests(wheel: Path) -> None:
     assert scripts <= names, f"missing from the wheel: {sorted(scripts - names)}"
     assert not [name for name in names if name.split("/")[0] in ("tests", "bench", "deploy")]
     assert not [name for name in names if "/test_" in name or "conftest" in name]
+    # The conformance kit ships, so third-party backends can run it.
+    assert "bridge/backends/testing/suite.py" in names
 
 
 def test_installed_wheel_migrates_a_fresh_database(

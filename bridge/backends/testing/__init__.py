@@ -31,8 +31,9 @@ The checks: capabilities well formed and registered under the entry point; idemp
 (one warehouse order per key, single and bulk); lookup by key after a lost reply; partial and
 multi-package shipments mapped to packages with stable ids; a void; cancel (done, or too late
 once shipped); the change feed resumed from a saved cursor by a new instance with no package
-lost and none renamed; rate limits waited out or raised as ``RateLimited``, never lost;
-inventory and acknowledge only when declared; secrets absent from reprs and errors.
+lost and none renamed, every order under our key; rate limits waited out or raised as
+``RateLimited``, never lost; inventory and acknowledge only when declared; secrets absent from
+reprs, logs and errors.
 """
 
 from bridge.backends.testing.driver import Parcel, WarehouseDriver

@@ -16,6 +16,7 @@ class PackageReport:
     """One sighting of a package in the feed (or a snapshot)."""
 
     remote_id: str
+    key: str
     package_id: str
     tracking_number: str
     voided: bool
@@ -34,6 +35,7 @@ class FeedLog:
                     self.reports.append(
                         PackageReport(
                             order.ref.remote_id,
+                            order.ref.key,
                             package.package_id,
                             package.tracking_number,
                             shipment.voided,
@@ -46,6 +48,12 @@ class FeedLog:
             for r in self.reports
             if remote_ids is None or r.remote_id in remote_ids
         }
+
+    def keys_by_remote_id(self) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = defaultdict(set)
+        for report in self.reports:
+            found[report.remote_id].add(report.key)
+        return dict(found)
 
     def ids_by_tracking(self) -> dict[str, set[str]]:
         found: dict[str, set[str]] = defaultdict(set)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 import traceback
 import uuid
@@ -46,7 +47,7 @@ from bridge.remote.errors import AmbiguousOutcome, AuthError, RateLimited, Remot
 S = NormalizedStatus
 T = TypeVar("T")
 SHIPPED_STATES = {S.SHIPPED, S.PARTIALLY_SHIPPED, S.DELIVERED}
-THROTTLE_SECONDS = 2.0
+THROTTLE_SECONDS = 1.0
 # Longest wait a RateLimited may announce before the kit calls it a hang.
 MAX_RETRY_AFTER = 120.0
 
@@ -123,8 +124,10 @@ class BackendConformance:
     def submit_new(self, backend: WarehouseBackend) -> tuple[FulfillmentOrder, RemoteRef]:
         """Submit a fresh order under a fresh key; returns the order and its reference."""
         mark = token()
-        order = self.make_order(f"K{mark}")
-        return order, backend.submit(order, f"od-kit-t{mark}").ref
+        order, key = self.make_order(f"K{mark}"), f"od-kit-t{mark}"
+        ref = backend.submit(order, key).ref
+        assert ref.key == key, f"submit answered key {ref.key!r} for {key!r}"
+        return order, ref
 
     @staticmethod
     def units(order: FulfillmentOrder) -> list[tuple[str, int]]:
@@ -153,6 +156,15 @@ class BackendConformance:
         )
 
     @staticmethod
+    def assert_feed_keys(log: FeedLog, refs: list[RemoteRef]) -> None:
+        """The core matches feed orders to its own by key: each must carry ours."""
+        seen = log.keys_by_remote_id()
+        for ref in refs:
+            assert seen.get(ref.remote_id, {ref.key}) == {ref.key}, (
+                f"the feed named order {ref.remote_id} with keys {seen[ref.remote_id]}"
+            )
+
+    @staticmethod
     def assert_one_order(driver: WarehouseDriver, order: FulfillmentOrder, key: str) -> None:
         keys = driver.order_keys(order.order_number)
         assert keys == [key], f"the warehouse holds {keys} for order {order.order_number}"
@@ -175,6 +187,8 @@ class BackendConformance:
         if self.registered:
             found = available_backends(reload=True).get(cls.name)
             assert found is cls, f"entry point {cls.name!r} does not load {cls.__qualname__}"
+        page = backend.changes_since(None, limit=caps.max_page_size)
+        assert isinstance(page.next_cursor, str), "the cursor must be an opaque string"
 
     def test_inventory_matches_the_capability(
         self, driver: WarehouseDriver, backend: WarehouseBackend, caps: Capabilities
@@ -259,6 +273,9 @@ class BackendConformance:
         with self.make_backend(driver) as fresh:
             found = fresh.find_by_key(key, order_number=order.order_number)
             assert found is not None and found.ref.key == key
+            # The cancel path looks up by key alone.
+            alone = fresh.find_by_key(key)
+            assert alone is not None and alone.ref.remote_id == found.ref.remote_id
             assert fresh.find_by_key(f"od-kit-t{token()}", order_number=f"K{token()}") is None
             if caps.idempotency != Idempotency.NONE:
                 self.assert_resubmit_names(fresh, order, found.ref)
@@ -311,6 +328,7 @@ class BackendConformance:
         assert snapshot.status not in SHIPPED_STATES
         log = FeedLog()
         drain(backend, cursor, log)
+        self.assert_feed_keys(log, [ref])
         last = log.last(tracking)
         assert last is not None, "the change feed never reported the voided package"
         assert last.voided, "the change feed's latest word on the package is not the void"
@@ -382,20 +400,27 @@ class BackendConformance:
         missing = expected - later.tracking_numbers(remote_ids)
         assert not missing, f"packages lost across the restart: {sorted(missing)}"
         combined = FeedLog(first.reports + later.reports)
+        self.assert_feed_keys(combined, [ref for _, ref in submitted])
         for tracking, ids in combined.ids_by_tracking().items():
             assert len(ids) == 1, f"package {tracking} was reported under ids {sorted(ids)}"
-        if caps.cursor_overlap.total_seconds() == 0:
-            with self.make_backend(driver) as backend:
-                if caps.acknowledge and caps.change_feed == ChangeFeed.UNACKED:
-                    # Such a feed lists a package until it is acknowledged, as the core does
-                    # once Order Desk has it; only then must it stop repeating.
-                    shipped = [s for _, ref in submitted for s in backend.get(ref).shipments]
-                    backend.acknowledge(shipped)
-                tail = FeedLog()
-                drain(backend, cursor, tail)
-            assert not tail.tracking_numbers(remote_ids), (
-                "with no declared overlap, a drained feed repeated packages"
-            )
+        self.assert_drained_feed_is_quiet(driver, caps, cursor, [ref for _, ref in submitted])
+
+    def assert_drained_feed_is_quiet(
+        self, driver: WarehouseDriver, caps: Capabilities, cursor: str | None, refs: list[RemoteRef]
+    ) -> None:
+        """With nothing new, a drained feed repeats nothing: always for a cursor feed with no
+        declared overlap; for an ``unacked`` feed once what it reported is acknowledged."""
+        unacked = caps.change_feed == ChangeFeed.UNACKED
+        if (unacked and not caps.acknowledge) or caps.cursor_overlap.total_seconds() > 0:
+            return
+        with self.make_backend(driver) as backend:
+            if unacked:
+                shipments = [s for ref in refs for s in backend.get(ref).shipments]
+                backend.acknowledge(shipments)
+            tail = FeedLog()
+            drain(backend, cursor, tail)
+        repeated = tail.tracking_numbers({ref.remote_id for ref in refs})
+        assert not repeated, f"a drained feed repeated packages {sorted(repeated)}"
 
     # --- rate limits --------------------------------------------------------------------------
 
@@ -415,6 +440,7 @@ class BackendConformance:
             self.assert_secrets_absent(backend, exc)
             self.patiently(lambda: backend.submit(blocked, key))
         self.assert_one_order(driver, blocked, key)
+        self.assert_bulk_survives_a_throttle(driver, backend)
         parcels = self.whole(order)
         driver.ship(ref.key, parcels)
         driver.throttle(THROTTLE_SECONDS)
@@ -425,6 +451,32 @@ class BackendConformance:
         assert parcels[0].tracking_number in log.tracking_numbers({ref.remote_id}), (
             "a package shipped during a rate limit never reached the feed"
         )
+
+    def assert_bulk_survives_a_throttle(
+        self, driver: WarehouseDriver, backend: WarehouseBackend
+    ) -> None:
+        """``submit_many`` under a 429: each order either made or refused as ``RateLimited``
+        with nothing stored, and the refused ones go through once the wait is over."""
+        marks = [token() for _ in range(2)]
+        pending = [(self.make_order(f"K{m}"), f"od-kit-t{m}") for m in marks]
+        driver.throttle(THROTTLE_SECONDS)
+        for _ in range(5):
+            outcomes = backend.submit_many(pending)
+            assert [o.key for o in outcomes] == [key for _, key in pending]
+            waits = []
+            for (order, _), outcome in zip(pending, outcomes, strict=True):
+                if outcome.ref is None:
+                    assert isinstance(outcome.error, RateLimited), outcome.error
+                    assert driver.order_keys(order.order_number) == [], "a refused create stored"
+                    waits.append(outcome.error.retry_after)
+            pending = [item for item, o in zip(pending, outcomes, strict=True) if o.ref is None]
+            if not pending:
+                break
+            assert 0 < max(waits) <= MAX_RETRY_AFTER
+            time.sleep(max(waits))
+        assert not pending, "still rate limited after five announced waits"
+        for mark in marks:
+            self.assert_one_order(driver, self.make_order(f"K{mark}"), f"od-kit-t{mark}")
 
     @staticmethod
     def patiently(call: Callable[[], T]) -> T:
@@ -459,38 +511,64 @@ class BackendConformance:
         for secret in cls.secret_values(backend):
             assert secret not in text, "a secret appears in an error"
 
-    def test_secrets_stay_out_of_reprs_and_errors(self, driver: WarehouseDriver) -> None:
+    def test_secrets_stay_out_of_reprs_and_logs(
+        self,
+        driver: WarehouseDriver,
+        capfd: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        caplog.set_level(logging.DEBUG)
         with self.make_backend(driver) as backend:
             secrets = self.secret_values(backend)
-            fields = backend.config_model.secret_fields()
-            shown = " ".join(
-                [
-                    repr(backend),
-                    str(backend.config),
-                    repr(backend.config),
-                    backend.config.model_dump_json(),
-                ]
-            )
-            for secret in secrets:
-                assert secret not in shown, "a secret appears in a repr or a config dump"
+            order, ref = self.submit_new(backend)
+            backend.get(ref)
+            backend.find_by_key(ref.key, order_number=order.order_number)
+            drain(backend, None, FeedLog())
+            backend.healthcheck()
+            shown = [
+                repr(backend),
+                str(backend.config),
+                repr(backend.config),
+                backend.config.model_dump_json(),
+            ]
+        captured = capfd.readouterr()
+        logged = " ".join([captured.out, captured.err, caplog.text])
+        for secret in secrets:
+            assert secret not in " ".join(shown), "a secret appears in a repr or a config dump"
+            assert secret not in logged, "a secret appears in the log"
+
+    def test_wrong_secrets_are_refused_without_echo(
+        self,
+        driver: WarehouseDriver,
+        capfd: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        fields = self.make_backend(driver).config_model.secret_fields()
         if not fields:
             pytest.skip("the backend's config has no secret fields")
+        caplog.set_level(logging.DEBUG)
         wrong = {name: f"kit-wrong-{name}-{token()}" for name in fields}
         try:
             backend = self.make_backend(driver, **wrong)
         except BackendError as exc:  # refused at construction (not a key at all): fine
             assert not any(value in self.error_text(exc) for value in wrong.values())
             return
+        refused: RemoteError | None = None
         with backend:
             assert not any(value in repr(backend) for value in wrong.values())
             try:
                 backend.healthcheck()
             except RemoteError as exc:
-                assert not any(value in self.error_text(exc) for value in wrong.values()), (
-                    "a refused secret appears in the error"
-                )
-                assert isinstance(exc, AuthError) or not self.checks_credentials, (
-                    f"refused credentials must be an AuthError, got {type(exc).__name__}"
-                )
-                return
-        assert not self.checks_credentials, "the healthcheck accepted wrong secrets"
+                refused = exc
+        captured = capfd.readouterr()
+        logged = " ".join([captured.out, captured.err, caplog.text])
+        assert not any(value in logged for value in wrong.values()), "a secret appears in the log"
+        if refused is None:
+            assert not self.checks_credentials, "the healthcheck accepted wrong secrets"
+            return
+        assert not any(value in self.error_text(refused) for value in wrong.values()), (
+            "a refused secret appears in the error"
+        )
+        assert isinstance(refused, AuthError) or not self.checks_credentials, (
+            f"refused credentials must be an AuthError, got {type(refused).__name__}"
+        )

@@ -8,9 +8,10 @@ from bridge.backends.testing import Parcel
 from bridge.sim.warehouse import WarehouseSimulator
 
 # How long a create's reply is held when a lost reply is asked for; the backends under test
-# get a shorter read timeout (TIMEOUT) so they give up first.
-HANG_SECONDS = 4.0
-TIMEOUT = 2.0
+# get a shorter read timeout (TIMEOUT) so they give up first, yet long enough for a loaded
+# machine to answer every other request in time.
+HANG_SECONDS = 6.0
+TIMEOUT = 3.0
 
 
 class SimulatorDriver:

@@ -51,3 +51,13 @@ def test_faults_and_auto_ship_over_http(ss: Api, ss_sim: WarehouseSimulator) -> 
     ss.post("/orders/createorder", json=ss_order("5001"))
     wait_for(lambda: ss_sim.order_by_key("od-1-5001")["orderStatus"] == "shipped")
     assert requests.post(root + "/inventory", json={"sku": "MUG", "available": 3}, timeout=5).ok
+
+
+def test_throttle_over_http(native: Api, native_sim: WarehouseSimulator) -> None:
+    root = native_sim.url + "/_sim"
+    assert requests.post(root + "/throttle", json={"seconds": 30}, timeout=5).ok
+    refused = native.get("/v1/health")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 29
+    assert requests.post(root + "/throttle", json={"seconds": 0}, timeout=5).ok
+    assert native.get("/v1/health").status_code == 200
+    assert requests.post(root + "/throttle", json={"seconds": -1}, timeout=5).status_code == 400

@@ -1,0 +1,1 @@
+"""An example third-party warehouse backend for orderdesk-bridge (see README.md)."""
