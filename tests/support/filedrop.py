@@ -37,11 +37,14 @@ _serial = itertools.count(1)
 class FileDropWarehouse:
     outbox: str
     inbox: str
+    archive: str = ""
     sftp: paramiko.SFTPClient | None = None
     # Every order file picked up, by key; an order written twice would show 2.
     files_seen: Counter[str] = field(default_factory=Counter)
     orders: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     shipped: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    # Tracking numbers confirmed per key.
+    trackings: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     # The few folder operations, over SFTP or the local file system.
     def _names(self, folder: str) -> list[str]:
@@ -119,6 +122,7 @@ class FileDropWarehouse:
         for parcel in packages:
             tracking = f"1Z{next(_serial):010d}"
             trackings.append(tracking)
+            self.trackings[key].add(tracking)
             for sku, quantity in parcel:
                 self.shipped[key][sku] += quantity
                 writer.writerow(
@@ -137,6 +141,16 @@ class FileDropWarehouse:
                 )
         self.drop(f"shp_{key}_{next(_serial)}.csv", out.getvalue())
         return trackings
+
+    def inbox_names(self) -> list[str]:
+        return self._names(self.inbox)
+
+    def archived(self) -> list[str]:
+        return self._names(self.archive)
+
+    def drop_again(self, name: str) -> None:
+        """Upload an archived file once more, byte for byte (a warehouse that retries)."""
+        self.drop(name, self._read(f"{self.archive}/{name}").decode())
 
     def stock(self, levels: dict[str, int]) -> None:
         text = "sku,available\n" + "".join(f"{s},{n}\n" for s, n in levels.items())
