@@ -307,6 +307,9 @@ class FileDropOrder(Base):
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A cancel request file was written; the warehouse's answer (``cancelled`` or ``refused``).
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_answer: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (Index("ix_file_drop_orders_number", "outbox", "order_number"),)
 
@@ -314,8 +317,9 @@ class FileDropOrder(Base):
 class FileDropFile(Base):
     """One warehouse file consumed from an inbox, by name and content hash.
 
-    The id orders consumption, so it is the file-drop change feed's cursor. ``problems`` lists
-    the malformed rows (line number and reason); ``stock`` holds an inventory file's levels.
+    The id orders consumption, so it is the file-drop change feed's cursor; ``order_keys`` are
+    the orders the file speaks of. ``problems`` lists the malformed rows (line number and
+    reason); ``stock`` holds an inventory file's levels.
     """
 
     __tablename__ = "file_drop_files"
@@ -329,6 +333,7 @@ class FileDropFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(20))
     rows: Mapped[int] = mapped_column(Integer, default=0)
+    order_keys: Mapped[list[str]] = mapped_column(JSONType, default=list)
     problems: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     stock: Mapped[dict[str, int] | None] = mapped_column(JSONType)
     consumed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

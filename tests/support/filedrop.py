@@ -43,6 +43,8 @@ class FileDropWarehouse:
     files_seen: Counter[str] = field(default_factory=Counter)
     orders: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     shipped: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    # Cancel requests picked up, by key.
+    cancel_requests: Counter[str] = field(default_factory=Counter)
     # Tracking numbers confirmed per key.
     trackings: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
@@ -82,19 +84,27 @@ class FileDropWarehouse:
             Path(path).unlink()
 
     def pick_up(self) -> list[str]:
-        """Take every complete order file out of the outbox; return the keys taken."""
+        """Take every complete order file (and cancel request) out of the outbox; return the
+        keys of the orders taken."""
         taken = []
         for name in self._names(self.outbox):
-            if name.startswith(".") or not name.startswith("ord_"):
+            if name.startswith(".") or not name.startswith(("ord_", "cxl_")):
                 continue
             path = f"{self.outbox}/{name}"
             rows = list(csv.DictReader(io.StringIO(self._read(path).decode())))
             self._remove(path)
             key = rows[0]["order_key"]
+            if name.startswith("cxl_"):
+                self.cancel_requests[key] += 1
+                continue
             self.files_seen[key] += 1
             self.orders[key] = rows
             taken.append(key)
         return taken
+
+    def answer_cancel(self, key: str, cancelled: bool = True) -> None:
+        status = "cancelled" if cancelled else "shipped"
+        self.drop(f"cxl_{key}_{next(_serial)}.csv", f"order_key,cancel_status\n{key},{status}\n")
 
     def drop(self, name: str, text: str) -> None:
         """Upload a file into the inbox the careful way: a dot-name first, then a rename."""

@@ -6,12 +6,16 @@ change feed consumes the inbox (``inbox.py``) and then serves the consumed shipm
 order they were consumed: the cursor is the id of the last consumed file served, so the feed
 resumes after a restart with nothing lost or repeated, and a crash before the core saved a page
 serves the same files again (their rows live in the ledger, not in the archived files).
+
+Cancelling writes a request file and answers ``requested``; the warehouse's answer comes back
+as a ``cxl*.csv`` file in the inbox and reaches the core through the same feed (a cancelled
+order's snapshot says ``cancelled``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
 
@@ -77,6 +81,19 @@ def _shipments(key: str, rows: list[FileDropShipmentLine]) -> list[RemoteShipmen
     return shipments
 
 
+def _raw_status(
+    answer: str | None, requested: datetime | None, shipments: list[RemoteShipment]
+) -> str:
+    """What the files say, in words an operator can match to them."""
+    if answer == "cancelled":
+        return "cancel confirmed"
+    if answer == "refused":
+        return "cancel refused"
+    if shipments:
+        return "shipment rows received"
+    return "cancel requested" if requested else "file written"
+
+
 def snapshots(keys: list[str]) -> list[RemoteOrder]:
     """The whole story of each order the ledger knows: its lines and every shipment row."""
     lines_by_key = ledger.shipment_lines(keys)
@@ -87,12 +104,15 @@ def snapshots(keys: list[str]) -> list[RemoteOrder]:
             continue
         lines = [Line.from_dict(line) for line in row.lines]
         shipments = _shipments(key, lines_by_key.get(key, []))
-        status = settle_status(NormalizedStatus.ACCEPTED, lines, shipments)
+        if row.cancel_answer == "cancelled":
+            status = NormalizedStatus.CANCELLED
+        else:
+            status = settle_status(NormalizedStatus.ACCEPTED, lines, shipments)
         found.append(
             RemoteOrder(
                 ref=RemoteRef(remote_id=row.file_name, key=key),
                 status=status,
-                raw_status="shipment rows received" if shipments else "file written",
+                raw_status=_raw_status(row.cancel_answer, row.cancel_requested_at, shipments),
                 updated_at=max((s.shipped_at for s in shipments if s.shipped_at), default=None),
                 shipments=shipments,
             )
@@ -121,7 +141,7 @@ class FileDropBackend(WarehouseBackend):
     def capabilities(cls) -> Capabilities:
         return Capabilities(
             idempotency=Idempotency.REJECTS_DUPLICATE,
-            cancel=CancelSupport.NONE,
+            cancel=CancelSupport.ASYNC,
             change_feed=ChangeFeed.EVENTS,
             cursor_overlap=timedelta(0),
             max_page_size=MAX_PAGE,
@@ -174,7 +194,8 @@ class FileDropBackend(WarehouseBackend):
         keys: list[str] = []
         last = after
         has_more = False
-        for file_id, file_keys in ledger.shipment_files_after(str(self._inbox), after):
+        kinds = (inbox.SHIPMENTS, inbox.CANCELLATIONS)
+        for file_id, file_keys in ledger.feed_files_after(str(self._inbox), after, kinds):
             fresh = [key for key in file_keys if key not in keys]
             if keys and len(keys) + len(fresh) > max(limit, 1):
                 has_more = True
@@ -184,18 +205,22 @@ class FileDropBackend(WarehouseBackend):
         return ChangePage(orders=snapshots(keys), next_cursor=str(last), has_more=has_more)
 
     def cancel(self, ref: RemoteRef) -> CancelResult:
-        """A file exchange has no cancel channel: too late once shipment rows came, otherwise
-        unsupported (a person must ask the warehouse; the note says so)."""
+        """Too late once shipment rows came; otherwise a cancel request file, then ``requested``
+        until the warehouse's answer file says cancelled or refused."""
+        row = ledger.order(ref.key)
         found = self._one(ref.key)
-        if found is not None and found.shipments:
+        if row is None or found is None:
+            raise NotFound(f"no order file was written for key {ref.key}")
+        if row.cancel_answer == "cancelled":
+            return CancelResult(state="cancelled", detail="the warehouse confirmed the cancel")
+        if any(not shipment.voided for shipment in found.shipments):
             return CancelResult(state="too_late", detail="the warehouse has reported shipments")
-        return CancelResult(
-            state="unsupported",
-            detail=(
-                f"the file-drop warehouse cannot be asked to cancel by file; "
-                f"ask it to drop {outbox.file_name(ref.key)}"
-            ),
+        if row.cancel_answer == "refused":
+            return CancelResult(state="too_late", detail="the warehouse refused the cancel")
+        outbox.request_cancel(
+            self._folder("outbox"), ref.key, row.order_number, self.config.columns
         )
+        return CancelResult(state="requested", detail=f"{outbox.cancel_file_name(ref.key)} written")
 
     def healthcheck(self) -> None:
         for which in ("outbox", "inbox", "archive"):

@@ -53,7 +53,11 @@ SHIPMENT_FIELDS = (
     "ship_date",
 )
 INVENTORY_FIELDS = ("sku", "available")
-FIELDS = tuple(dict.fromkeys(ORDER_FIELDS + SHIPMENT_FIELDS + INVENTORY_FIELDS))
+# A cancel request carries the first two; the warehouse's answer adds the third.
+CANCEL_FIELDS = ("order_key", "order_number", "cancel_status")
+FIELDS = tuple(dict.fromkeys(ORDER_FIELDS + SHIPMENT_FIELDS + INVENTORY_FIELDS + CANCEL_FIELDS))
+# Answers that mean the order was cancelled; any other answer is a refusal.
+CANCELLED_WORDS = frozenset({"cancelled", "canceled", "yes", "ok", "done"})
 DEFAULT_COLUMNS: Mapping[str, str] = {field: field for field in FIELDS}
 
 
@@ -63,6 +67,16 @@ class Problem:
 
     line: int
     reason: str
+
+
+@dataclass(frozen=True)
+class CancelRow:
+    """The warehouse's answer to one cancel request."""
+
+    line: int
+    order_key: str
+    order_number: str
+    cancelled: bool
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,15 @@ def order_csv(order: FulfillmentOrder, key: str, columns: Mapping[str, str]) -> 
             "unit_price": f"{line.unit_price:.2f}",
         }
         writer.writerow([row[field] for field in ORDER_FIELDS])
+    return out.getvalue().encode("utf-8")
+
+
+def cancel_csv(key: str, order_number: str, columns: Mapping[str, str]) -> bytes:
+    """A cancel request: a header and one row naming the order."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([columns["order_key"], columns["order_number"]])
+    writer.writerow([key, order_number])
     return out.getvalue().encode("utf-8")
 
 
@@ -233,3 +256,36 @@ def parse_inventory(
             continue
         stock[values["sku"]] = int(values["available"])
     return stock, problems
+
+
+def parse_cancellations(
+    data: bytes, columns: Mapping[str, str]
+) -> tuple[list[CancelRow], list[Problem]]:
+    """The warehouse's answers to cancel requests, one per row."""
+    try:
+        present = _header(data)
+    except UnicodeDecodeError:
+        return [], [Problem(1, "the file is not UTF-8 text")]
+    missing = _missing(present, columns, ("cancel_status",))
+    if len(_missing(present, columns, ("order_key", "order_number"))) == 2:
+        missing.append(f"{columns['order_key']} or {columns['order_number']}")
+    if missing:
+        return [], [Problem(1, f"the header lacks {', '.join(missing)}")]
+    rows: list[CancelRow] = []
+    problems: list[Problem] = []
+    for line, values in _rows(data, columns):
+        status = values.get("cancel_status", "").lower()
+        if not values.get("order_key") and not values.get("order_number"):
+            problems.append(Problem(line, "no order key or order number"))
+        elif not status:
+            problems.append(Problem(line, "no cancel status"))
+        else:
+            rows.append(
+                CancelRow(
+                    line=line,
+                    order_key=values.get("order_key", ""),
+                    order_number=values.get("order_number", ""),
+                    cancelled=status in CANCELLED_WORDS,
+                )
+            )
+    return rows, problems

@@ -10,7 +10,7 @@ because the order of ledger writes and file renames is what makes a crash safe.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -88,14 +88,19 @@ def record_file(
     name: str,
     sha256: str,
     kind: str,
-    rows: Sequence[tuple[str, ShipmentRow]],
     problems: Sequence[Problem],
+    *,
+    rows: Sequence[tuple[str, ShipmentRow]] = (),
+    answers: Mapping[str, str] | None = None,
     stock: dict[str, int] | None = None,
 ) -> int | None:
-    """Record one consumed file with its usable rows (``(order key, row)``) in one transaction.
+    """Record one consumed file in one transaction: its usable shipment rows (``(order key,
+    row)``), its cancel answers (order key → ``cancelled`` / ``refused``) or its stock levels.
 
     Returns the file's id, or None when the same content was recorded meanwhile.
     """
+    answers = dict(answers or {})
+    keys = list(dict.fromkeys([key for key, _ in rows] + list(answers)))
     try:
         with session_scope() as session:
             record = FileDropFile(
@@ -103,12 +108,17 @@ def record_file(
                 name=name,
                 sha256=sha256,
                 kind=kind,
-                rows=len(rows) + len(problems),
+                rows=len(rows) + len(answers) + len(stock or {}) + len(problems),
+                order_keys=keys,
                 problems=[{"line": p.line, "reason": p.reason} for p in problems],
                 stock=stock,
             )
             session.add(record)
             session.flush()
+            for key, answer in answers.items():
+                order = session.get(FileDropOrder, key, with_for_update=True)
+                if order is not None and order.cancel_answer != "cancelled":
+                    order.cancel_answer = answer
             for key, row in rows:
                 session.add(
                     FileDropShipmentLine(
@@ -137,25 +147,26 @@ def mark_archived(file_id: int) -> None:
             row.archived_at = utcnow()
 
 
-def shipment_files_after(inbox: str, after: int) -> list[tuple[int, list[str]]]:
-    """Shipment files consumed after id ``after``, in order, each with the order keys it names."""
+def feed_files_after(inbox: str, after: int, kinds: Sequence[str]) -> list[tuple[int, list[str]]]:
+    """Files of ``kinds`` consumed after id ``after``, in order, with the order keys they name."""
     with session_scope() as session:
         rows = session.execute(
-            select(FileDropFile.id, FileDropShipmentLine.order_key)
-            .outerjoin(FileDropShipmentLine, FileDropShipmentLine.file_id == FileDropFile.id)
+            select(FileDropFile.id, FileDropFile.order_keys)
             .where(
                 FileDropFile.inbox == inbox,
-                FileDropFile.kind == "shipments",
+                FileDropFile.kind.in_(kinds),
                 FileDropFile.id > after,
             )
-            .order_by(FileDropFile.id, FileDropShipmentLine.id)
+            .order_by(FileDropFile.id)
         ).all()
-    files: dict[int, list[str]] = {}
-    for file_id, key in rows:
-        keys = files.setdefault(file_id, [])
-        if key is not None and key not in keys:
-            keys.append(key)
-    return list(files.items())
+    return [(file_id, list(keys or [])) for file_id, keys in rows]
+
+
+def mark_cancel_requested(key: str) -> None:
+    with session_scope() as session:
+        row = session.get(FileDropOrder, key, with_for_update=True)
+        if row is not None and row.cancel_requested_at is None:
+            row.cancel_requested_at = utcnow()
 
 
 def shipment_lines(keys: Iterable[str]) -> dict[str, list[FileDropShipmentLine]]:

@@ -15,6 +15,10 @@ rename never happened (not written); the final file there, or neither (the wareh
 took the file away), means it was written. A crash before step 2 leaves only an invisible
 temporary file, which the next attempt overwrites. So ``find_by_key`` finds every order whose
 file the warehouse could have seen, and a re-run never writes an order twice.
+
+A cancel request is ``cxl_<key>.csv`` (the order key and number), written the same way and
+stamped in the ledger once renamed. A crash before the stamp writes it again on the next try:
+the same name and content, so at worst the warehouse reads one request twice.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from enum import StrEnum
 
 from bridge.backends.errors import ValidationError
 from bridge.backends.file_drop import ledger
-from bridge.backends.file_drop.columns import order_csv
+from bridge.backends.file_drop.columns import cancel_csv, order_csv
 from bridge.backends.file_drop.transport import Folder, guarded
 from bridge.backends.models import FulfillmentOrder
 from bridge.remote.errors import AmbiguousOutcome, TransientError
@@ -82,3 +86,24 @@ def write(folder: Folder, order: FulfillmentOrder, key: str, columns: Mapping[st
     )
     ledger.mark_written(key)
     return True
+
+
+def cancel_file_name(key: str) -> str:
+    return f"cxl_{key}.csv"
+
+
+def request_cancel(folder: Folder, key: str, order_number: str, columns: Mapping[str, str]) -> None:
+    """Write the cancel request for ``key`` (once: the ledger remembers it was written)."""
+    row = ledger.order(key)
+    if row is not None and row.cancel_requested_at is not None:
+        return
+    where = str(folder.location)
+    name = cancel_file_name(key)
+    data = cancel_csv(key, order_number, columns)
+    guarded(f"writing to {where}", lambda: folder.write(f".{name}.part", data))
+    guarded(
+        f"renaming the cancel request in {where}",
+        lambda: folder.rename(f".{name}.part", name),
+        AmbiguousOutcome,
+    )
+    ledger.mark_cancel_requested(key)

@@ -34,6 +34,11 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column(
+            "order_keys",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
             "problems",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
@@ -61,6 +66,8 @@ def upgrade() -> None:
         ),
         sa.Column("created_at", bridge.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("written_at", bridge.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancel_requested_at", bridge.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancel_answer", sa.String(length=20), nullable=True),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_file_drop_orders")),
     )
     with op.batch_alter_table("file_drop_orders", schema=None) as batch_op:

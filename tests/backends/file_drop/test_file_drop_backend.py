@@ -167,14 +167,36 @@ def test_inventory_file(drop: Drop) -> None:
     assert [(s.sku, s.available) for s in levels] == [("MUG", 12), ("TOTE", 0)]
 
 
-def test_cancel_is_unsupported_then_too_late(drop: Drop) -> None:
+def test_cancel_writes_one_request_and_the_answer_comes_through_the_feed(drop: Drop) -> None:
     with drop.backend() as backend:
         ref = backend.submit(make_order("1001"), KEY).ref
         drop.warehouse.pick_up()
-        assert backend.cancel(ref).state == "unsupported"
+        first = backend.cancel(ref)
+        again = backend.cancel(ref)
+        assert (first.state, again.state) == ("requested", "requested")
+        drop.warehouse.pick_up()
+        assert drop.warehouse.cancel_requests == {KEY: 1}
+        drop.warehouse.answer_cancel(KEY)
+        (remote,) = backend.changes_since(None).orders
+        assert remote.status is NormalizedStatus.CANCELLED
+        assert backend.cancel(ref).state == "cancelled"
+
+
+def test_cancel_is_too_late_after_a_shipment_or_a_refusal(drop: Drop) -> None:
+    with drop.backend() as backend:
+        shipped = backend.submit(make_order("1001"), KEY).ref
+        refused = backend.submit(make_order("1002"), "od-700700-1002").ref
+        drop.warehouse.pick_up()
         drop.warehouse.ship(KEY, packages=[[("MUG", 1)]])
         backend.changes_since(None)
-        assert backend.cancel(ref).state == "too_late"
+        assert backend.cancel(shipped).state == "too_late"
+        assert backend.cancel(refused).state == "requested"
+        drop.warehouse.answer_cancel("od-700700-1002", cancelled=False)
+        (remote,) = backend.changes_since(None).orders[-1:]
+        assert remote.raw_status == "cancel refused"
+        assert remote.status is NormalizedStatus.ACCEPTED
+        assert backend.cancel(refused).state == "too_late"
+    assert drop.warehouse.pick_up() == []
 
 
 def test_healthcheck_lists_every_folder(drop: Drop) -> None:
