@@ -28,7 +28,7 @@ from bridge.backends.base import (
 )
 from bridge.backends.errors import DuplicateOrder, NotFound
 from bridge.backends.file_drop import inbox, ledger, outbox
-from bridge.backends.file_drop.config import FileDropConfig
+from bridge.backends.file_drop.config import SFTP_TIMEOUT, FileDropConfig
 from bridge.backends.file_drop.transport import Folder, Folders, guarded
 from bridge.backends.models import (
     CancelResult,
@@ -134,7 +134,7 @@ class FileDropBackend(WarehouseBackend):
     ) -> None:
         super().__init__(config, session=session, limiter=limiter)
         key = config.sftp_private_key.get_secret_value() if config.sftp_private_key else None
-        self._folders = Folders(key, config.sftp_host_key, config.timeout)
+        self._folders = Folders(key, config.sftp_host_key, SFTP_TIMEOUT)
         self._outbox, self._inbox, self._archive = config.locations()
 
     @classmethod

@@ -1,5 +1,7 @@
 """The file-drop store configuration (a contract: docs/operator-guide.md and tests use it).
 
+Exactly the contract's fields, no more: an operator's config written today must stay valid.
+
 Each of ``outbox``, ``inbox`` and ``archive`` is a local directory or
 ``sftp://user@host:port/path``. SFTP needs the private key (stored encrypted) and the server's
 public host key: a server that shows any other key is refused, never trusted on first use.
@@ -15,6 +17,9 @@ from pydantic import AfterValidator, Field, SecretStr, model_validator
 
 from bridge.backends.base import BackendConfig
 from bridge.backends.file_drop.columns import DEFAULT_COLUMNS, FIELDS
+
+# Seconds to wait for an SFTP server to connect, greet and authenticate, and for each reply.
+SFTP_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,6 @@ class FileDropConfig(BackendConfig):
     columns: Annotated[dict[str, str], AfterValidator(_columns)] = Field(
         default_factory=lambda: dict(DEFAULT_COLUMNS)
     )
-    timeout: float = Field(default=15.0, gt=0)
 
     @model_validator(mode="after")
     def _sftp_needs_keys(self) -> Self:

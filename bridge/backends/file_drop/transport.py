@@ -195,7 +195,12 @@ def connect(
             allow_agent=False,
             look_for_keys=False,
         )
-        return client, client.open_sftp()
+        sftp = client.open_sftp()
+        channel = sftp.get_channel()
+        if channel is not None:
+            # A server that stops answering mid-operation fails it instead of hanging a worker.
+            channel.settimeout(timeout)
+        return client, sftp
     except paramiko.BadHostKeyException:
         client.close()
         raise AuthError(
