@@ -38,6 +38,8 @@ class Controls(Protocol):
 
     def set_inventory(self, sku: str, available: int) -> None: ...
 
+    def throttle(self, seconds: float) -> None: ...
+
     @property
     def request_log(self) -> list[RequestRecord]: ...
 
@@ -114,6 +116,12 @@ def control_blueprint(sim: Controls) -> Blueprint:
             raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
         sim.set_faults(**body)
         return jsonify({"faults": body})
+
+    @routes.post("/throttle")
+    def throttle() -> Response:
+        seconds = float(_body().get("seconds", 0))
+        sim.throttle(seconds)
+        return jsonify({"seconds": seconds})
 
     @routes.post("/inventory")
     def inventory() -> Response:

@@ -105,6 +105,7 @@ class Faults:
         self._config = FaultConfig()
         self._rng = random.Random()
         self._hangs_left = 0
+        self._throttled_until = 0.0
 
     @property
     def config(self) -> FaultConfig:
@@ -142,6 +143,21 @@ class Faults:
 
     def clear(self) -> None:
         self.configure()
+        self.throttle(0.0)
+
+    def throttle(self, seconds: float) -> None:
+        """Refuse every API request with a 429 for ``seconds``, as when another tool on the
+        same credentials has spent the window; the refusal announces the seconds left."""
+        if seconds < 0:
+            raise ValueError("throttle seconds cannot be negative")
+        with self._lock:
+            self._throttled_until = time.monotonic() + seconds if seconds else 0.0
+
+    def throttled_for(self) -> int:
+        """Whole seconds left of a throttle (at least 1 while one is on), else 0."""
+        with self._lock:
+            left = self._throttled_until - time.monotonic()
+        return max(1, math.ceil(left)) if left > 0 else 0
 
     def _applies(self, path: str) -> bool:
         paths = self._config.paths

@@ -71,6 +71,11 @@ def build_app(ctx: SimContext, kind: ApiKind, control: Blueprint) -> Flask:
             g.rate = ctx.limiter.hit(credential)
             if not g.rate.allowed:
                 return kind.rate_limited(g.rate)
+        throttled = ctx.faults.throttled_for()
+        if throttled:
+            limit = ctx.limiter.limit if ctx.limiter is not None else 1
+            g.rate = RateDecision(False, limit, 0, throttled)
+            return kind.rate_limited(g.rate)
         status = ctx.faults.before_request(request.path)
         return None if status is None else kind.server_error(status)
 

@@ -131,6 +131,12 @@ class WarehouseSimulator:
             order = self._ctx.store.by_key(key)
             return None if order is None else self._api.render_order(order)
 
+    def keys_for_number(self, number: str) -> list[str]:
+        """The idempotency keys of every order carrying this order number: a duplicate
+        submitted under another key shows up here, where a lookup by key would miss it."""
+        with self._ctx.store.lock:
+            return [order.key for order in self._ctx.store.orders() if order.number == number]
+
     @property
     def create_calls(self) -> int:
         return self._ctx.store.create_calls
@@ -201,6 +207,17 @@ class WarehouseSimulator:
             raise KeyError(f"no shipment {shipment_id}") from None
         self._ctx.store.void(number)
 
+    def void_package(self, tracking_number: str) -> None:
+        """Void the shipment holding the package with this tracking number (with its other
+        packages, where the kind groups several into one shipment)."""
+        store = self._ctx.store
+        with store.lock:
+            for shipment in store.shipments():
+                if any(p.tracking_number == tracking_number for p in shipment.packages):
+                    store.void(shipment.id)
+                    return
+        raise KeyError(f"no package with tracking number {tracking_number}")
+
     def set_auto_ship(self, delay: float | None, mode: str = "single") -> None:
         self._autoship.configure(delay, mode)
 
@@ -229,6 +246,10 @@ class WarehouseSimulator:
             paths=paths,
             seed=seed,
         )
+
+    def throttle(self, seconds: float) -> None:
+        """Answer every API request with the kind's 429 for ``seconds`` (0 ends it)."""
+        self._ctx.faults.throttle(seconds)
 
     def clear_faults(self) -> None:
         self._ctx.faults.clear()

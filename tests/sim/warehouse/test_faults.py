@@ -72,3 +72,38 @@ def test_faults_are_validated(native_sim: WarehouseSimulator) -> None:
         native_sim.set_faults(error_rate=1.5)
     with pytest.raises(ValueError):
         native_sim.set_faults(error_status=404)
+
+
+def test_throttle_answers_429_with_the_wait_then_ends(
+    ss: Api, ss_sim: WarehouseSimulator, native: Api, native_sim: WarehouseSimulator
+) -> None:
+    ss_sim.throttle(1.5)
+    reply = ss.post("/orders/createorder", json=ss_order("1"))
+    assert reply.status_code == 429
+    assert reply.headers["X-Rate-Limit-Remaining"] == "0"
+    assert 1 <= int(reply.headers["X-Rate-Limit-Reset"]) <= 2
+    assert ss_sim.orders() == []
+    assert ss_sim.count_429 == 1
+    native_sim.throttle(5)
+    reply = native.get("/v1/health")
+    assert reply.status_code == 429
+    assert 4 <= int(reply.headers["Retry-After"]) <= 5
+    native_sim.clear_faults()
+    assert native.get("/v1/health").status_code == 200
+    time.sleep(1.6)
+    assert ss.post("/orders/createorder", json=ss_order("1")).status_code == 200
+
+
+def test_keys_by_order_number_and_void_by_tracking_number(
+    native: Api, native_sim: WarehouseSimulator
+) -> None:
+    native.post("/v1/orders", json=native_order("k-1", order_number="N-1"))
+    native.post("/v1/orders", json=native_order("k-2", order_number="N-1"))
+    assert native_sim.keys_for_number("N-1") == ["k-1", "k-2"]
+    assert native_sim.keys_for_number("N-2") == []
+    native_sim.ship("k-1", packages=[{"lines": [{"sku": "MUG"}], "tracking_number": "TRK-A"}])
+    native_sim.void_package("TRK-A")
+    shipment = native_sim.order_by_key("k-1")["shipments"][0]
+    assert shipment["voided"] and shipment["packages"][0]["tracking_number"] == "TRK-A"
+    with pytest.raises(KeyError):
+        native_sim.void_package("TRK-NONE")
