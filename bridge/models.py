@@ -341,7 +341,8 @@ class FileDropFile(Base):
 
 
 class FileDropShipmentLine(Base):
-    """One well-formed row of a consumed shipment file: units of one order line in one package."""
+    """One well-formed row of a consumed shipment file: units of one order line in one package,
+    or (``voided``) the warehouse's word that the package's label was voided."""
 
     __tablename__ = "file_drop_shipment_lines"
 
@@ -357,3 +358,4 @@ class FileDropShipmentLine(Base):
     carrier: Mapped[str] = mapped_column(String(100), default="")
     service: Mapped[str] = mapped_column(String(100), default="")
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -52,12 +52,16 @@ MAX_PAGE = 500
 
 
 def _shipments(key: str, rows: list[FileDropShipmentLine]) -> list[RemoteShipment]:
-    """One shipment with one package per tracking number; its rows are the package's lines."""
+    """One shipment with one package per tracking number; its rows are the package's lines.
+
+    A void row for the tracking number voids the package, whichever file brought it.
+    """
     packages: dict[str, list[FileDropShipmentLine]] = defaultdict(list)
     for row in rows:
         packages[row.tracking_number].append(row)
     shipments = []
-    for tracking, lines in packages.items():
+    for tracking, found in packages.items():
+        lines = [r for r in found if not r.voided] or found
         first = lines[0]
         package_id = f"{key}:{tracking}"
         shipments.append(
@@ -66,6 +70,7 @@ def _shipments(key: str, rows: list[FileDropShipmentLine]) -> list[RemoteShipmen
                 shipped_at=min((r.shipped_at for r in lines if r.shipped_at), default=None),
                 carrier=first.carrier,
                 service=first.service,
+                voided=any(r.voided for r in found),
                 packages=[
                     Package(
                         package_id=package_id,
@@ -74,7 +79,9 @@ def _shipments(key: str, rows: list[FileDropShipmentLine]) -> list[RemoteShipmen
                     )
                 ],
                 lines=[
-                    ShippedLine(line_key=r.line_key, sku=r.sku, quantity=r.quantity) for r in lines
+                    ShippedLine(line_key=r.line_key, sku=r.sku, quantity=r.quantity)
+                    for r in lines
+                    if not r.voided
                 ],
             )
         )
@@ -108,6 +115,9 @@ def snapshots(keys: list[str]) -> list[RemoteOrder]:
             status = NormalizedStatus.CANCELLED
         else:
             status = settle_status(NormalizedStatus.ACCEPTED, lines, shipments)
+            live = any(not shipment.voided for shipment in shipments)
+            if row.cancel_requested_at and not row.cancel_answer and not live:
+                status = NormalizedStatus.CANCEL_REQUESTED
         found.append(
             RemoteOrder(
                 ref=RemoteRef(remote_id=row.file_name, key=key),
@@ -171,9 +181,13 @@ class FileDropBackend(WarehouseBackend):
     def find_by_key(self, key: str, order_number: str | None = None) -> RemoteOrder | None:
         if outbox.written(self._folder("outbox"), key) is outbox.Written.NO:
             return None
+        self.consume()
         return self._one(key)
 
     def get(self, ref: RemoteRef) -> RemoteOrder:
+        """The order as every file so far tells it: the inbox is read first, so a confirmation
+        dropped a moment ago counts (the feed still serves its file in turn)."""
+        self.consume()
         found = self._one(ref.key)
         if found is None:
             raise NotFound(f"no order file was written for key {ref.key}")
@@ -207,6 +221,7 @@ class FileDropBackend(WarehouseBackend):
     def cancel(self, ref: RemoteRef) -> CancelResult:
         """Too late once shipment rows came; otherwise a cancel request file, then ``requested``
         until the warehouse's answer file says cancelled or refused."""
+        self.consume()
         row = ledger.order(ref.key)
         found = self._one(ref.key)
         if row is None or found is None:

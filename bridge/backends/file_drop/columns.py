@@ -51,6 +51,7 @@ SHIPMENT_FIELDS = (
     "carrier",
     "method",
     "ship_date",
+    "voided",
 )
 INVENTORY_FIELDS = ("sku", "available")
 # A cancel request carries the first two; the warehouse's answer adds the third.
@@ -58,6 +59,8 @@ CANCEL_FIELDS = ("order_key", "order_number", "cancel_status")
 FIELDS = tuple(dict.fromkeys(ORDER_FIELDS + SHIPMENT_FIELDS + INVENTORY_FIELDS + CANCEL_FIELDS))
 # Answers that mean the order was cancelled; any other answer is a refusal.
 CANCELLED_WORDS = frozenset({"cancelled", "canceled", "yes", "ok", "done"})
+# A shipment row whose ``voided`` cell says one of these voids its package's label.
+VOID_WORDS = frozenset({"1", "y", "yes", "true", "void", "voided"})
 DEFAULT_COLUMNS: Mapping[str, str] = {field: field for field in FIELDS}
 
 
@@ -94,6 +97,7 @@ class ShipmentRow:
     carrier: str
     service: str
     shipped_at: datetime | None
+    voided: bool = False
 
 
 def order_csv(order: FulfillmentOrder, key: str, columns: Mapping[str, str]) -> bytes:
@@ -190,7 +194,10 @@ def parse_shipments(
         present = _header(data)
     except UnicodeDecodeError:
         return [], [Problem(1, "the file is not UTF-8 text")]
-    missing = _missing(present, columns, ("sku", "quantity", "tracking_number"))
+    # A file of voids alone needs no sku or quantity; its rows are checked one by one.
+    voids = not _missing(present, columns, ("voided",))
+    needed = ("tracking_number",) if voids else ("sku", "quantity", "tracking_number")
+    missing = _missing(present, columns, needed)
     if len(_missing(present, columns, ("order_key", "order_number"))) == 2:
         missing.append(f"{columns['order_key']} or {columns['order_number']}")
     if missing:
@@ -198,9 +205,28 @@ def parse_shipments(
     rows: list[ShipmentRow] = []
     problems: list[Problem] = []
     for line, values in _rows(data, columns):
-        reason = _shipment_problem(values)
+        voided = values.get("voided", "").lower() in VOID_WORDS
+        reason = _void_problem(values) if voided else _shipment_problem(values)
         if reason:
             problems.append(Problem(line, reason))
+            continue
+        if voided:
+            rows.append(
+                ShipmentRow(
+                    line=line,
+                    order_key=values.get("order_key", ""),
+                    order_number=values.get("order_number", ""),
+                    line_key="",
+                    sku="",
+                    quantity=0,
+                    tracking_number=values["tracking_number"],
+                    tracking_url="",
+                    carrier="",
+                    service="",
+                    shipped_at=None,
+                    voided=True,
+                )
+            )
             continue
         rows.append(
             ShipmentRow(
@@ -218,6 +244,14 @@ def parse_shipments(
             )
         )
     return rows, problems
+
+
+def _void_problem(values: Mapping[str, str]) -> str:
+    if not values.get("order_key") and not values.get("order_number"):
+        return "no order key or order number"
+    if not values.get("tracking_number"):
+        return "a void without a tracking number"
+    return ""
 
 
 def _shipment_problem(values: Mapping[str, str]) -> str:

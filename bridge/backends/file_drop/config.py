@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, SecretStr, model_validator
 
 from bridge.backends.base import BackendConfig
 from bridge.backends.file_drop.columns import DEFAULT_COLUMNS, FIELDS
+from bridge.backends.file_drop.keys import parse_host_key, private_key
 
 # Seconds to wait for an SFTP server to connect, greet and authenticate, and for each reply.
 SFTP_TIMEOUT = 15.0
@@ -83,12 +84,24 @@ def _columns(value: dict[str, str]) -> dict[str, str]:
 LocationText = Annotated[str, AfterValidator(_location)]
 
 
+def _private_key(value: SecretStr | None) -> SecretStr | None:
+    if value is not None:
+        private_key(value.get_secret_value())
+    return value
+
+
+def _host_key(value: str | None) -> str | None:
+    if value is not None:
+        parse_host_key(value)
+    return value
+
+
 class FileDropConfig(BackendConfig):
     outbox: LocationText
     inbox: LocationText
     archive: LocationText
-    sftp_private_key: SecretStr | None = None
-    sftp_host_key: str | None = None
+    sftp_private_key: Annotated[SecretStr | None, AfterValidator(_private_key)] = None
+    sftp_host_key: Annotated[str | None, AfterValidator(_host_key)] = None
     columns: Annotated[dict[str, str], AfterValidator(_columns)] = Field(
         default_factory=lambda: dict(DEFAULT_COLUMNS)
     )

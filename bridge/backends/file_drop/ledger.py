@@ -133,6 +133,7 @@ def record_file(
                         carrier=row.carrier,
                         service=row.service,
                         shipped_at=row.shipped_at,
+                        voided=row.voided,
                     )
                 )
             return record.id

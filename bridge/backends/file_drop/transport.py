@@ -11,10 +11,7 @@ server is never written to. Errors name the folder and never carry key material.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import io
 import os
 import shutil
 from collections.abc import Callable
@@ -23,17 +20,12 @@ from typing import Protocol, TypeVar
 
 import paramiko
 
-from bridge.backends.errors import ConfigError
 from bridge.backends.file_drop.config import Location
+from bridge.backends.file_drop.keys import parse_host_key, private_key
 from bridge.remote.errors import AuthError, RemoteError, TransientError
 
 T = TypeVar("T")
 SERVICE = "file drop"
-_KEY_CLASSES: tuple[type[paramiko.PKey], ...] = (
-    paramiko.Ed25519Key,
-    paramiko.ECDSAKey,
-    paramiko.RSAKey,
-)
 
 
 class Folder(Protocol):
@@ -140,36 +132,12 @@ def move(source: Folder, name: str, target: Folder) -> None:
 
 
 def host_keys(line: str, location: Location) -> paramiko.HostKeys:
-    """Known hosts holding only the configured key, for ``host`` and ``[host]:port``.
-
-    Accepts a public key line (``ssh-ed25519 AAAA... comment``, as in ``*.pub``) or a
-    known_hosts line (``host ssh-ed25519 AAAA...``).
-    """
-    parts = line.split()
-    if len(parts) >= 2 and not parts[0].startswith(("ssh-", "ecdsa-")):
-        parts = parts[1:]
-    try:
-        key = paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1]))
-    except (IndexError, binascii.Error, paramiko.SSHException, ValueError):
-        raise ConfigError(
-            "invalid file_drop backend config: sftp_host_key: not an SSH public key line"
-        ) from None
+    """Known hosts holding only the configured key, for ``host`` and ``[host]:port``."""
+    key = parse_host_key(line)
     keys = paramiko.HostKeys()
     for name in (location.host, f"[{location.host}]:{location.port}"):
         keys.add(name, key.get_name(), key)
     return keys
-
-
-def private_key(text: str) -> paramiko.PKey:
-    for cls in _KEY_CLASSES:
-        try:
-            return cls.from_private_key(io.StringIO(text))
-        except (paramiko.SSHException, ValueError, TypeError):
-            continue
-    raise ConfigError(
-        "invalid file_drop backend config: sftp_private_key: not an unencrypted "
-        "OpenSSH or PEM private key (ed25519, ecdsa or rsa)"
-    )
 
 
 def connect(

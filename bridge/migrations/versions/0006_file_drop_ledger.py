@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("carrier", sa.String(length=100), nullable=False),
         sa.Column("service", sa.String(length=100), nullable=False),
         sa.Column("shipped_at", bridge.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("voided", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["file_id"],
             ["file_drop_files.id"],

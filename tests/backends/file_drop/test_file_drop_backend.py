@@ -159,6 +159,23 @@ def test_a_file_without_the_needed_columns_is_reported_once(drop: Drop) -> None:
     assert (drop.archive / "shp_bad.csv").exists()
 
 
+def test_a_void_row_voids_the_package(drop: Drop) -> None:
+    with drop.backend() as backend:
+        ref = backend.submit(make_order("1001"), KEY).ref
+        drop.warehouse.pick_up()
+        (tracking,) = drop.warehouse.ship(KEY)
+        cursor = backend.changes_since(None).next_cursor
+        assert backend.get(ref).status is NormalizedStatus.SHIPPED
+        drop.warehouse.drop(
+            "shp_void.csv", f"order_key,tracking_number,voided\n{KEY},{tracking},yes\n"
+        )
+        (remote,) = backend.changes_since(cursor).orders
+    (shipment,) = remote.shipments
+    assert shipment.voided and shipment.packages[0].tracking_number == tracking
+    assert [(ln.sku, ln.quantity) for ln in shipment.lines] == [("MUG", 2), ("TOTE", 1)]
+    assert remote.status is NormalizedStatus.ACCEPTED
+
+
 def test_inventory_file(drop: Drop) -> None:
     with drop.backend() as backend:
         assert backend.inventory() == []
@@ -174,6 +191,7 @@ def test_cancel_writes_one_request_and_the_answer_comes_through_the_feed(drop: D
         first = backend.cancel(ref)
         again = backend.cancel(ref)
         assert (first.state, again.state) == ("requested", "requested")
+        assert backend.get(ref).status is NormalizedStatus.CANCEL_REQUESTED
         drop.warehouse.pick_up()
         assert drop.warehouse.cancel_requests == {KEY: 1}
         drop.warehouse.answer_cancel(KEY)

@@ -106,12 +106,24 @@ def test_config_errors_name_fields_never_values(
     assert "pw@" not in str(refused.value)
 
 
-def test_a_private_key_that_is_not_one_is_refused_plainly(
-    sftp_server: SftpServer, database: str
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("sftp_private_key", "not-a-key-0123456789abcdef"),
+        ("sftp_host_key", "ssh-ed25519 0123456789abcdef!!"),
+    ],
+)
+def test_key_text_that_is_not_a_key_is_refused_plainly(
+    sftp_server: SftpServer, field: str, value: str
 ) -> None:
-    config = {**sftp_config(sftp_server), "sftp_private_key": "not-a-key-0123456789abcdef"}
-    backend = create_backend("file_drop", config)
+    config = {**sftp_config(sftp_server), field: value}
     with pytest.raises(ConfigError) as refused:
-        backend.healthcheck()
-    assert "sftp_private_key" in str(refused.value)
+        create_backend("file_drop", config)
+    assert field in str(refused.value)
     assert "0123456789abcdef" not in str(refused.value)
+
+
+def test_the_private_key_is_stored_as_a_secret() -> None:
+    from bridge.backends.file_drop.config import FileDropConfig
+
+    assert FileDropConfig.secret_fields() == ["sftp_private_key"]
