@@ -104,9 +104,10 @@ def _raw_status(
 def snapshots(keys: list[str]) -> list[RemoteOrder]:
     """The whole story of each order the ledger knows: its lines and every shipment row."""
     lines_by_key = ledger.shipment_lines(keys)
+    rows = ledger.orders(keys)
     found = []
     for key in keys:
-        row = ledger.order(key)
+        row = rows.get(key)
         if row is None:
             continue
         lines = [Line.from_dict(line) for line in row.lines]

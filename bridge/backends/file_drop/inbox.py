@@ -145,6 +145,7 @@ def _record(
     for problem in problems:
         log.warning("file_drop_malformed_row", file=name, line=problem.line, reason=problem.reason)
         report.problems.append((name, problem))
+    log.info("file_drop_consumed", file=name, kind=kind, sha256=sha256, problems=len(problems))
     report.consumed.append(name)
     return file_id
 

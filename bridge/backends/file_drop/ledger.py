@@ -26,6 +26,16 @@ def order(key: str) -> FileDropOrder | None:
         return session.get(FileDropOrder, key)
 
 
+def orders(keys: Iterable[str]) -> dict[str, FileDropOrder]:
+    with session_scope() as session:
+        return {
+            row.key: row
+            for row in session.scalars(
+                select(FileDropOrder).where(FileDropOrder.key.in_(set(keys)))
+            )
+        }
+
+
 def reserve(key: str, outbox: str, order_number: str, file_name: str, lines: list[Any]) -> bool:
     """Record the intent to write ``file_name``; False when another writer recorded it first."""
     try:
