@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -83,7 +84,7 @@ class SftpFolder:
         return sorted(
             entry.filename
             for entry in self.client.listdir_attr(self.location.path)
-            if entry.st_mode is None or not (entry.st_mode & 0o040000)
+            if entry.st_mode is None or stat.S_ISREG(entry.st_mode)
         )
 
     def read(self, name: str) -> bytes:
