@@ -77,7 +77,7 @@ class SftpFolder:
         self.location = location
         self.client = client
 
-    def _path(self, name: str) -> str:
+    def path_of(self, name: str) -> str:
         return f"{self.location.path.rstrip('/')}/{name}"
 
     def names(self) -> list[str]:
@@ -88,26 +88,26 @@ class SftpFolder:
         )
 
     def read(self, name: str) -> bytes:
-        with self.client.open(self._path(name), "rb") as handle:
+        with self.client.open(self.path_of(name), "rb") as handle:
             return handle.read()
 
     def exists(self, name: str) -> bool:
         try:
-            self.client.stat(self._path(name))
+            self.client.stat(self.path_of(name))
         except FileNotFoundError:
             return False
         return True
 
     def write(self, name: str, data: bytes) -> None:
-        with self.client.open(self._path(name), "wb") as handle:
+        with self.client.open(self.path_of(name), "wb") as handle:
             handle.write(data)
 
     def rename(self, old: str, new: str) -> None:
-        self.client.posix_rename(self._path(old), self._path(new))
+        self.client.posix_rename(self.path_of(old), self.path_of(new))
 
     def remove(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.client.remove(self._path(name))
+            self.client.remove(self.path_of(name))
 
 
 def move(source: Folder, name: str, target: Folder) -> None:
@@ -124,7 +124,7 @@ def move(source: Folder, name: str, target: Folder) -> None:
         and isinstance(target, SftpFolder)
         and source.location.server == target.location.server
     ):
-        source.client.posix_rename(source._path(name), target._path(name))
+        source.client.posix_rename(source.path_of(name), target.path_of(name))
         return
     else:
         target.write(f".{name}.part", source.read(name))
@@ -132,24 +132,16 @@ def move(source: Folder, name: str, target: Folder) -> None:
     source.remove(name)
 
 
-def host_keys(line: str, location: Location) -> paramiko.HostKeys:
-    """Known hosts holding only the configured key, for ``host`` and ``[host]:port``."""
-    key = parse_host_key(line)
-    keys = paramiko.HostKeys()
-    for name in (location.host, f"[{location.host}]:{location.port}"):
-        keys.add(name, key.get_name(), key)
-    return keys
-
-
 def connect(
     location: Location, key_text: str, host_key: str, timeout: float
 ) -> tuple[paramiko.SSHClient, paramiko.SFTPClient]:
     """An SFTP session to ``location``'s server, trusting only ``host_key``."""
     client = paramiko.SSHClient()
-    known = host_keys(host_key, location)
-    for hostname, entry in known.items():
-        for key_type, key in entry.items():
-            client.get_host_keys().add(hostname, key_type, key)
+    # The only known host: the configured key, under the names paramiko looks up for this
+    # server (``host`` on port 22, ``[host]:port`` otherwise). Anything else is rejected.
+    trusted = parse_host_key(host_key)
+    for name in (location.host, f"[{location.host}]:{location.port}"):
+        client.get_host_keys().add(name, trusted.get_name(), trusted)
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     where = f"{location.host}:{location.port}"
     try:
