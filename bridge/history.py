@@ -39,6 +39,12 @@ class EventKind(StrEnum):
     PAYLOAD_REFRESHED = "payload_refreshed"
     # Order Desk re-sent the order with a new payload after it was submitted.
     CHANGED_AFTER_SUBMISSION = "changed_after_submission"
+    # The warehouse took the newer version of an order it already held (an update, not a copy).
+    EDIT_PUSHED = "edit_pushed"
+    # A change after submission the warehouse could not take: a person must apply it there.
+    EDIT_NEEDS_ATTENTION = "edit_needs_attention"
+    # A person confirmed they dealt with such a change; the flag is cleared.
+    EDIT_ACKNOWLEDGED = "edit_acknowledged"
     # Reconciliation found the order in Order Desk; no webhook had brought it.
     RECOVERED = "recovered"
     ORDERDESK_NOTE = "orderdesk_note"

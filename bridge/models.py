@@ -5,7 +5,8 @@ its pipeline state), ``shipments`` (one row per warehouse package), ``order_even
 history), ``webhook_receipts`` (every intake request), ``backend_cursors`` (where each store's
 warehouse poll resumes), ``leases`` (named locks so periodic work runs once at a time),
 ``admin_users`` (who may sign in to the admin pages), ``admin_login_throttle`` (failed
-sign-ins per user name and per address, shared by every web process) and the ``file_drop_*``
+sign-ins per user name and per address, shared by every web process), ``inventory_levels``
+(the stock level last accepted by Order Desk per store and SKU) and the ``file_drop_*``
 ledgers of the file-drop backend (the order files it wrote, the warehouse files it consumed and
 their shipment rows), which are its only memory of what a directory of files has seen.
 The same models run on SQLite for ``bridge dev``; JSON becomes JSONB on PostgreSQL.
@@ -108,6 +109,12 @@ class Store(TimestampMixin, Base):
     # still taken in, nothing is sent to the warehouse until it is cleared.
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_by: Mapped[str | None] = mapped_column(String(100))
+    # Push the warehouse's sellable stock to Order Desk inventory (off unless a person turns it
+    # on: a store may keep its stock elsewhere); NULL interval: BRIDGE_INVENTORY_INTERVAL_SECONDS.
+    inventory_sync: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    inventory_interval_seconds: Mapped[int | None] = mapped_column(Integer)
 
     orders: Mapped[list[Order]] = relationship(back_populates="store")
 
@@ -144,6 +151,14 @@ class Order(TimestampMixin, Base):
     warehouse_ref: Mapped[str | None] = mapped_column(String(128))
     warehouse_status: Mapped[str | None] = mapped_column(String(32))
     changed_after_submission: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The Order Desk version (``date_updated``) of the latest edit after submission that the
+    # bridge has dealt with (pushed to the warehouse, or handed to a person). An edit is pending
+    # while it differs from ``orderdesk_updated_at``; comparing versions makes a push once each.
+    edit_handled_version: Mapped[str | None] = mapped_column(String(32))
+    # An edit the warehouse could not take: a person must apply it there, then acknowledge it.
+    edit_needs_attention: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     in_process_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -359,3 +374,18 @@ class FileDropShipmentLine(Base):
     service: Mapped[str] = mapped_column(String(100), default="")
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InventoryLevel(Base):
+    """The stock level Order Desk last accepted for one SKU of one store.
+
+    Only a level that differs from this one is sent again, so a sync with nothing changed costs
+    no Order Desk call; a level Order Desk refused is not stored, so it is tried next time.
+    """
+
+    __tablename__ = "inventory_levels"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(200), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

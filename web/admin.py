@@ -33,6 +33,7 @@ NOTICES = {
     "cancel_requested": "The warehouse is being asked to cancel the order.",
     "cancelled": "The order was parked, so it was cancelled at once.",
     "not_sent": "The broker did not answer; the sweeper will send the work within minutes.",
+    "edit_acknowledged": "The change after submission is marked as dealt with.",
 }
 
 STORE_NOTICES = {
@@ -201,6 +202,15 @@ def cancel(order_id: int) -> Response | tuple[str, int]:
     return _act(order_id, operations.request_cancel)
 
 
+@bp.post("/orders/<int:order_id>/acknowledge-edit")
+def acknowledge_edit(order_id: int) -> Response | tuple[str, int]:
+    try:
+        operations.acknowledge_edit(order_id, admin_auth.current_user_name())
+    except operations.OperationError as exc:
+        return _render_order(order_id, error=str(exc)), 409
+    return redirect(url_for("admin.order", order_id=order_id, notice="edit_acknowledged"), code=303)
+
+
 def _store_views(session: Any) -> list[dict[str, Any]]:
     registry = StoreRegistry(session)
     return [registry.describe(store) for store in registry.list()]
@@ -219,6 +229,7 @@ def _render_stores(*, error: str | None = None) -> str:
         "admin/stores.html",
         stores=views,
         counts=counts,
+        default_inventory_interval=round(get_settings().inventory_interval_seconds),
         notice=STORE_NOTICES.get(request.args.get("notice", "")),
         error=error,
     )

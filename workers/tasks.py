@@ -24,6 +24,7 @@ from bridge.metrics import TASK_SECONDS
 from bridge.ops import retention
 from bridge.pipeline import (
     cancel,
+    edits,
     folders,
     inventory,
     notes,
@@ -102,6 +103,11 @@ def cancel_order(order_id: int) -> str:
     return cancel.cancel_order(order_id)
 
 
+@app.task(name=queues.PUSH_EDIT, **per_store)
+def push_edit(order_id: int) -> str:
+    return edits.push_edit(order_id)
+
+
 @app.task(name=queues.MOVE_IN_PROCESS, **per_store)
 def move_in_process(store_id: int) -> int:
     return folders.move_in_process(store_id)
@@ -128,8 +134,8 @@ def poll_warehouse(store_id: int) -> int:
 
 
 @app.task(name=queues.SYNC_INVENTORY, **per_store)
-def sync_inventory(store_id: int) -> int:
-    return inventory.sync_inventory(store_id)
+def sync_inventory(store_id: int) -> dict[str, Any]:
+    return inventory.sync_inventory(store_id).to_dict()
 
 
 @app.task(name=queues.SWEEP, base=BridgeTask)

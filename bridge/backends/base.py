@@ -75,6 +75,9 @@ class Capabilities:
     acknowledge: bool
     inventory: bool
     rate_limit: RateSpec | None
+    # ``update`` replaces an order the warehouse holds but has not shipped (ShipStation's upsert
+    # by ``orderKey``); without it, an edit after submission is left to a person.
+    updates_unshipped: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -191,6 +194,14 @@ class WarehouseBackend(abc.ABC):
 
     @abc.abstractmethod
     def cancel(self, ref: RemoteRef) -> CancelResult: ...
+
+    def update(self, order: FulfillmentOrder, key: str, ref: RemoteRef) -> RemoteRef:
+        """Replace the unshipped order at ``ref`` with this newer version (same ``key``).
+
+        Only for backends whose capabilities say ``updates_unshipped``. A warehouse that refuses
+        because the order moved on (shipped, being picked) raises ``ValidationError``.
+        """
+        raise NotSupported(f"the {self.name} backend cannot update an order it already holds")
 
     @abc.abstractmethod
     def healthcheck(self) -> None:

@@ -19,7 +19,7 @@ from bridge.remote.http import Sender, Service
 from bridge.remote.ratelimit import RateLimiter, ServerGate
 
 # Seconds to wait after a 429 or an exhausted window: the standard header first, then what
-# ShipStation-style APIs send.
+# ShipStation-style APIs send, then ShipBob's ``x-retry-after`` (header names ignore case).
 RETRY_AFTER_HEADERS = ("Retry-After", "X-Rate-Limit-Reset", "X-Retry-After")
 REMAINING_HEADER = "X-Rate-Limit-Remaining"
 
@@ -39,6 +39,8 @@ class ApiClient:
         limiter: RateLimiter | None = None,
         read_attempts: int = 4,
         max_wait: float = 90.0,
+        remaining_header: str = REMAINING_HEADER,
+        credential: str = "API key",
     ) -> None:
         self.service = service
         self.read_attempts = read_attempts
@@ -48,12 +50,12 @@ class ApiClient:
             service=Service(
                 name=service,
                 base_url_setting="the backend's base_url",
-                remaining_header=REMAINING_HEADER,
+                remaining_header=remaining_header,
                 retry_after_headers=RETRY_AFTER_HEADERS,
                 pause_when_exhausted=True,
                 refused_credentials=lambda response: (
                     f"{service} refused our credentials (HTTP {response.status_code}); "
-                    "check the API key"
+                    f"check the {credential}"
                 ),
             ),
             limiter=self.limiter,

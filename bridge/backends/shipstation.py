@@ -210,6 +210,12 @@ def classify_message(message: str, what: str, fields: dict[str, Any] | None = No
     return ValidationError(f"ShipStation refused {what}: {message.strip() or 'no reason'}", fields)
 
 
+# The statuses whose orders createorder may still replace (the rest are shipped or cancelled).
+UPDATABLE_STATUSES = frozenset(
+    {"awaiting_payment", "awaiting_shipment", "on_hold", "pending_fulfillment"}
+)
+
+
 class ShipStationBackend(WarehouseBackend):
     name = "shipstation"
     config_model = ShipStationConfig
@@ -251,6 +257,7 @@ class ShipStationBackend(WarehouseBackend):
             acknowledge=False,
             inventory=False,
             rate_limit=RateSpec(requests=40, per_seconds=60.0),
+            updates_unshipped=True,
         )
 
     # --- outbound ---------------------------------------------------------------------------
@@ -319,6 +326,32 @@ class ShipStationBackend(WarehouseBackend):
             raise TransientError("ShipStation accepted the order but sent no order id back")
         created = bool(data.get("createDate")) and data.get("createDate") == data.get("modifyDate")
         return SubmitResult(ref=RemoteRef(remote_id=str(data["orderId"]), key=key), created=created)
+
+    def update(self, order: FulfillmentOrder, key: str, ref: RemoteRef) -> RemoteRef:
+        """createorder again with the same ``orderKey``: ShipStation replaces the open order.
+
+        An update replaces every field, so the order's current status and date are read first
+        and sent back: an order a person put on hold stays on hold. ShipStation refuses (400)
+        once the order is shipped or cancelled; that is a ``ValidationError``.
+        """
+        current = self.api.read(f"/orders/{ref.remote_id}")
+        status = str(current.get("orderStatus") or "")
+        if status not in UPDATABLE_STATUSES:
+            raise ValidationError(
+                f"ShipStation cannot update order {order.order_number}: it is {status or 'gone'}"
+            )
+        body = self.order_body(order, key)
+        for name in ("orderStatus", "orderDate"):
+            if current.get(name):
+                body[name] = current[name]
+        self._remember(key, order.order_number)
+        response = self.api.write("POST", "/orders/createorder", body, passthrough=(400, 422))
+        if response.status_code >= 400:
+            raise _refusal(response, f"the update of order {order.order_number}")
+        data = error_json(response)
+        if "orderId" not in data:
+            raise TransientError("ShipStation accepted the update but sent no order id back")
+        return RemoteRef(remote_id=str(data["orderId"]), key=key)
 
     def submit_many(self, items: Sequence[tuple[FulfillmentOrder, str]]) -> list[SubmitOutcome]:
         """``/orders/createorders`` in chunks of 100; one refused order does not sink the rest."""

@@ -34,6 +34,22 @@ SIMULATED_STATUSES: Mapping[str, NormalizedStatus] = {
     "rejected": S.REJECTED,
 }
 
+# ShipBob reports status per shipment (one order may have several); ``shipbob_order_status``
+# folds them into one. Spaces and case vary between API versions ("On Hold", "OnHold").
+SHIPBOB_SHIPMENT_STATUSES: Mapping[str, NormalizedStatus] = {
+    "none": S.ACCEPTED,
+    "importreview": S.HELD,
+    "processing": S.PROCESSING,
+    "labeledcreated": S.PROCESSING,
+    "onhold": S.HELD,
+    "exception": S.EXCEPTION,
+    "completed": S.SHIPPED,
+    "cancelled": S.CANCELLED,
+}
+
+# When nothing has shipped, the shipment that most needs a person speaks for the order.
+_SHIPBOB_PRECEDENCE = (S.EXCEPTION, S.HELD, S.UNKNOWN, S.PROCESSING, S.ACCEPTED)
+
 # Statuses that end the order's life on the warehouse side whatever the shipments say.
 _FINAL = {S.CANCELLED, S.REJECTED, S.DELIVERED}
 
@@ -61,3 +77,23 @@ def settle_status(
         # Every label was voided (or none matched): the order is back on the floor.
         return S.PROCESSING if any(s.voided for s in shipments) else status
     return status
+
+
+def shipbob_shipment_status(raw: str) -> NormalizedStatus:
+    return normalize(SHIPBOB_SHIPMENT_STATUSES, (raw or "").replace(" ", "").replace("_", ""))
+
+
+def shipbob_order_status(raw_statuses: Sequence[str]) -> NormalizedStatus:
+    """One order status from its shipments' statuses (ShipBob has no reliable order-level word).
+
+    Any completed shipment makes the order shipped (coverage then decides partial or whole);
+    every shipment cancelled makes it cancelled; otherwise the most urgent open status wins.
+    """
+    statuses = {shipbob_shipment_status(raw) for raw in raw_statuses}
+    if not statuses:
+        return S.ACCEPTED
+    if S.SHIPPED in statuses:
+        return S.SHIPPED
+    if statuses == {S.CANCELLED}:
+        return S.CANCELLED
+    return next((s for s in _SHIPBOB_PRECEDENCE if s in statuses), S.UNKNOWN)

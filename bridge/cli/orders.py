@@ -94,6 +94,11 @@ def show(ref: str, as_json: bool) -> None:
             click.echo(f"  {key.replace('_', ' ')}: {summary[key]}")
     if summary["changed_after_submission"]:
         click.echo("  changed in Order Desk after it was submitted")
+    if summary["edit_needs_attention"]:
+        click.echo(
+            "  the warehouse did not take that change: apply it there, then "
+            f"`bridge orders acknowledge-edit {summary['ref']}`"
+        )
     if summary["pruned_at"]:
         click.echo(f"  address, lines and history removed by retention on {summary['pruned_at']}")
     click.echo("events:")
@@ -132,6 +137,7 @@ def _view(detail: operations.OrderDetail) -> dict:
             "warehouse_ref": order.warehouse_ref,
             "warehouse_status": order.warehouse_status,
             "changed_after_submission": order.changed_after_submission,
+            "edit_needs_attention": order.edit_needs_attention,
             "created_at": _when(order.created_at),
             "updated_at": _when(order.updated_at),
             "pruned_at": _when(order.pruned_at) if order.pruned_at else None,
@@ -219,6 +225,13 @@ def _retry_many(state: str | None, store: str | None, yes: bool) -> None:
             "them within minutes"
         )
     click.echo(line)
+
+
+@group.command("acknowledge-edit")
+@click.argument("ref")
+def acknowledge_edit(ref: str) -> None:
+    """Clear the flag of a change after submission you have applied at the warehouse."""
+    _report(operations.acknowledge_edit(ref, ACTOR))
 
 
 @group.command()

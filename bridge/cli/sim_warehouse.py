@@ -73,6 +73,10 @@ def command(
     click.echo(
         f"Auth: {auth} with the configured credentials. Controls under /_sim/. Ctrl-C stops."
     )
+    if kind == "shipbob":
+        click.echo(
+            "ShipBob API under /2026-01/ (and the other dated versions); GET /channel lists one."
+        )
     try:
         stopping.wait()
     finally:

@@ -20,6 +20,7 @@ from bridge.cli.secret_input import (
 )
 from bridge.db import session_scope
 from bridge.orderdesk.check import check_store
+from bridge.pipeline.inventory import sync_inventory
 from bridge.pipeline.reconcile import intake_folder_names
 from bridge.remote.errors import RemoteError
 from bridge.stores.context import StoreContext
@@ -41,6 +42,19 @@ def _settings_options(func: Any) -> Any:
                 '"New"); reconciliation lists them for orders whose webhook was lost.',
             ),
             click.option("--poll-interval", "poll_interval_seconds", type=int, help="Seconds."),
+            click.option(
+                "--inventory-sync/--no-inventory-sync",
+                "inventory_sync",
+                default=None,
+                help="Push the warehouse's sellable stock to Order Desk inventory on a schedule "
+                "(off unless turned on; backends that report stock only).",
+            ),
+            click.option(
+                "--inventory-interval",
+                "inventory_interval_seconds",
+                type=int,
+                help="Seconds between inventory syncs (default BRIDGE_INVENTORY_INTERVAL_SECONDS).",
+            ),
         ]
     ):
         func = option(func)
@@ -209,6 +223,33 @@ def resume(store_id: str) -> None:
         click.echo(f"store {store_id} is not paused")
         return
     click.echo(f"store {store_id} resumed: {result.waiting} waiting order(s) sent for submission")
+
+
+@group.command("sync-inventory")
+@click.argument("store_id")
+@json_option
+def sync_inventory_now(store_id: str, as_json: bool) -> None:
+    """Push the store's changed stock levels to Order Desk now; print the counts."""
+    require_redis()
+    with session_scope() as session:
+        store = StoreRegistry(session).get(store_id)
+        row_id, enabled = store.id, store.inventory_sync
+    if not enabled:
+        raise StoreError(
+            f"inventory sync is off for store {store_id}; turn it on with "
+            f"`bridge stores update {store_id} --inventory-sync`"
+        )
+    result = sync_inventory(row_id)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    if result.skipped:
+        click.echo(f"store {store_id}: nothing synced ({result.skipped})")
+        return
+    click.echo(
+        f"store {store_id}: {result.sent} level(s) sent, {result.unchanged} unchanged, "
+        f"{result.refused} refused by Order Desk"
+    )
 
 
 @group.command()

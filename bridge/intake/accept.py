@@ -56,12 +56,12 @@ WITH live_store AS (
     INSERT INTO orders (
         store_id, orderdesk_order_id, order_number, payload, payload_sha256,
         orderdesk_updated_at, state, idempotency_key, attempts, changed_after_submission,
-        created_at, updated_at
+        edit_needs_attention, created_at, updated_at
     )
     SELECT
         live_store.id, %(orderdesk_order_id)s, %(order_number)s, CAST(%(payload)s AS jsonb),
         %(payload_sha256)s, %(orderdesk_updated_at)s, %(state)s, %(idempotency_key)s, 0, false,
-        %(received_at)s, %(received_at)s
+        false, %(received_at)s, %(received_at)s
     FROM live_store
     ON CONFLICT DO NOTHING
     RETURNING id

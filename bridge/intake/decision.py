@@ -17,6 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bridge.backends.errors import UnknownBackend
+from bridge.backends.registry import backend_class
 from bridge.history import EventKind, count_arrival, record, transition
 from bridge.intake.checks import is_cancel_request, why_unfulfillable
 from bridge.intake.result import (
@@ -36,6 +38,10 @@ from bridge.states import TERMINAL, OrderState, can_move
 
 CANCELLED_BEFORE_ARRIVAL = "cancelled in Order Desk before it reached the bridge"
 OD_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+# States in which a backend that updates unshipped orders is sent the newer version (a
+# submission in flight is waited for); later, the order has left the warehouse's open orders.
+PUSHABLE = frozenset({OrderState.SUBMITTING, OrderState.SUBMITTED, OrderState.IN_PROCESS})
 
 # Completes a decided result: the webhook writes its receipt, reconciliation only names it.
 Finish = Callable[[IntakeResult], IntakeResult]
@@ -61,6 +67,21 @@ def _is_newer(candidate: str, known: str) -> bool:
     new = parse_od_time(candidate)
     old = parse_od_time(known)
     return new is not None and (old is None or new > old)
+
+
+def _updates_unshipped(backend: str) -> bool:
+    try:
+        return backend_class(backend).capabilities().updates_unshipped
+    except UnknownBackend:
+        return False
+
+
+def _attention_message(backend: str, state: OrderState) -> str:
+    if state in PUSHABLE:
+        why = f"the {backend} warehouse cannot update an order it already holds"
+    else:
+        why = f"the order is already {state.value}"
+    return f"changed in Order Desk after submission and {why}: apply the change there"
 
 
 class Decision:
@@ -117,16 +138,51 @@ class Decision:
             return self._answer(
                 order, ACCEPTED, follow_ups=[Message(queues.SUBMIT_ORDER, (order.id,))]
             )
+        return self._changed_after_submission(order, state)
+
+    def _changed_after_submission(self, order: Order, state: OrderState) -> IntakeResult:
+        """A newer version of an order the warehouse may hold: push it there, or flag it.
+
+        A backend that can replace an unshipped order gets the new payload through
+        ``bridge.push_edit`` (which waits for a submission in flight). Otherwise the warehouse
+        keeps the earlier version and a person is asked to apply the change there.
+        """
+        version = self.parsed.order.date_updated[:32]
         order.changed_after_submission = True
-        order.orderdesk_updated_at = self.parsed.order.date_updated[:32]
+        detail = {
+            "date_updated": self.parsed.order.date_updated,
+            "payload_sha256": self.parsed.sha256,
+        }
+        if state in PUSHABLE and _updates_unshipped(self.store.backend):
+            self._refresh(order)
+            record(
+                self.session,
+                order,
+                EventKind.CHANGED_AFTER_SUBMISSION,
+                "changed after submission: the new version goes to the warehouse",
+                **detail,
+            )
+            return self._answer(
+                order, DUPLICATE, follow_ups=[Message(queues.PUSH_EDIT, (order.id,))]
+            )
+        order.orderdesk_updated_at = version
         record(
             self.session,
             order,
             EventKind.CHANGED_AFTER_SUBMISSION,
             "changed after submission: the warehouse still has the earlier version",
-            date_updated=self.parsed.order.date_updated,
-            payload_sha256=self.parsed.sha256,
+            **detail,
         )
+        if state not in (OrderState.CANCEL_REQUESTED, OrderState.CANCELLED):
+            order.edit_handled_version = version
+            order.edit_needs_attention = True
+            record(
+                self.session,
+                order,
+                EventKind.EDIT_NEEDS_ATTENTION,
+                _attention_message(self.store.backend, state),
+                date_updated=self.parsed.order.date_updated,
+            )
         return self._answer(order, DUPLICATE)
 
     def _insert(self) -> int | None:

@@ -15,6 +15,7 @@ ALL_QUEUES = (QUEUE_INTAKE, QUEUE_ORDERDESK, QUEUE_POLL, QUEUE_MAINTENANCE)
 
 SUBMIT_ORDER = "bridge.submit_order"
 CANCEL_ORDER = "bridge.cancel_order"
+PUSH_EDIT = "bridge.push_edit"
 MOVE_IN_PROCESS = "bridge.move_in_process"
 POST_SHIPMENTS = "bridge.post_shipments"
 ADD_HISTORY_NOTE = "bridge.add_history_note"
@@ -30,6 +31,8 @@ RETENTION = "bridge.retention"
 ROUTES = {
     SUBMIT_ORDER: QUEUE_INTAKE,
     CANCEL_ORDER: QUEUE_INTAKE,
+    # A merchant's correction should reach the warehouse before it picks the order.
+    PUSH_EDIT: QUEUE_INTAKE,
     MOVE_IN_PROCESS: QUEUE_ORDERDESK,
     POST_SHIPMENTS: QUEUE_ORDERDESK,
     ADD_HISTORY_NOTE: QUEUE_ORDERDESK,

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from bridge.db import session_scope
-from bridge.history import transition
+from bridge.history import EventKind, record, transition
 from bridge.jobs import followups, queues
 from bridge.models import Order, OrderEvent, Shipment, Store, WebhookReceipt, utcnow
 from bridge.states import TERMINAL, OrderState, can_move
@@ -332,3 +332,21 @@ def request_cancel(ref: str | int, actor: str) -> ActionResult:
     if delivery is None:
         return ActionResult(order_id, name, target.value, "cancelled (it was parked)", None)
     return ActionResult(order_id, name, target.value, "the warehouse is being asked", delivery.sent)
+
+
+def acknowledge_edit(ref: str | int, actor: str) -> ActionResult:
+    """Clear the flag of a change after submission a person has applied at the warehouse."""
+    with session_scope() as session:
+        order = _find(session, ref, lock=True)
+        name = label(order.store, order)
+        if not order.edit_needs_attention:
+            raise OperationError(f"order {name} has no change waiting for a person")
+        order.edit_needs_attention = False
+        record(
+            session,
+            order,
+            EventKind.EDIT_ACKNOWLEDGED,
+            f"change after submission acknowledged by {actor}",
+            actor=actor,
+        )
+        return ActionResult(order.id, name, order.state, "acknowledged", None)

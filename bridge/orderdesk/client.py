@@ -51,6 +51,9 @@ MAX_PAGE_SIZE = 500
 # Order Desk allows 2000 characters per note including its own date/user prefix, and asks
 # integrators to keep the content under 1800.
 MAX_NOTE_CHARS = 1800
+# Items per PUT /batch-inventory-items: Order Desk documents no maximum; 100 like its other
+# batch calls (docs/orderdesk.md#inventory).
+INVENTORY_BATCH_MAX = 100
 NOT_ADDED = "shipment not added"
 
 
@@ -528,7 +531,9 @@ class OrderDeskClient:
     # -- inventory -----------------------------------------------------------------------------
 
     def batch_update_inventory(
-        self, items: Sequence[InventoryUpdate | dict[str, Any]], chunk_size: int = 100
+        self,
+        items: Sequence[InventoryUpdate | dict[str, Any]],
+        chunk_size: int = INVENTORY_BATCH_MAX,
     ) -> list[ItemResult]:
         """Set inventory items with ``PUT /batch-inventory-items``; results align with ``items``.
 

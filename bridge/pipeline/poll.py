@@ -20,6 +20,7 @@ from bridge.db import session_scope
 from bridge.history import EventKind, record, transition
 from bridge.jobs import followups, leases, queues
 from bridge.models import BackendCursor, Order, Shipment, Store, utcnow
+from bridge.pipeline import acknowledge
 from bridge.states import OrderState, can_move
 from bridge.stores.context import StoreContext
 
@@ -65,6 +66,14 @@ def poll_warehouse(store_id: int) -> int:
                 with session_scope() as session:
                     new_packages += merge(session, store_id, page.orders)
                     cursor_row(session, store_id, context.backend_name).cursor = page.next_cursor
+                    repeated = (
+                        acknowledge.already_posted(session, store_id, page.orders)
+                        if context.capabilities.acknowledge
+                        else []
+                    )
+                # Listed again though Order Desk has them (an acknowledgement was lost), or
+                # voided with the void now recorded: the warehouse may forget them.
+                acknowledge.send(backend, repeated, context.orderdesk_store_id)
                 cursor = page.next_cursor
                 if not page.has_more:
                     break

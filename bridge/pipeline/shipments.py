@@ -23,6 +23,7 @@ from bridge.models import Order, Shipment, utcnow
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.orderdesk.payload import Order as OrderDeskOrder
 from bridge.orderdesk.records import ShipmentIn, ShipmentItem, ShipmentResult
+from bridge.pipeline import acknowledge
 from bridge.pipeline.labels import carrier_code, shipment_method
 from bridge.settings import get_settings
 from bridge.states import OrderState, can_move
@@ -75,8 +76,13 @@ def _shipment_in(shipment: Shipment, od_order_id: str) -> ShipmentIn:
 
 
 def post_shipments(store_id: int) -> int:
-    """Post every unposted package of the store's moved orders; return how many landed."""
+    """Post every unposted package of the store's moved orders; return how many landed.
+
+    Then, for a warehouse whose feed lists what was not acknowledged, acknowledge the shipments
+    Order Desk now holds whole (``acknowledge``): only after Order Desk answered for them.
+    """
     posted = 0
+    landed_ids: list[int] = []
     with leases.held(f"post-shipments:{store_id}", ttl=300) as mine:
         if not mine:
             return 0
@@ -94,10 +100,12 @@ def post_shipments(store_id: int) -> int:
                     break
                 results = client.batch_shipments([_shipment_in(s, od) for s, od in rows])
                 landed = _record_posts([s.id for s, _ in rows], results)
+                landed_ids.extend(s.id for (s, _), r in zip(rows, results, strict=True) if r.ok)
                 posted += landed
                 if landed == 0:
                     break
             _retract_voided(context, client)
+        acknowledge.after_post(context, landed_ids)
     return posted
 
 

@@ -42,6 +42,7 @@ class SweepReport:
     moves: int = 0
     shipment_posts: int = 0
     cancels: int = 0
+    edits: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def sweep() -> SweepReport:
             report.failed = fail_exhausted_submissions(session, clock)
             report.resubmitted = resend_forgotten_submissions(session, clock)
             report.cancels = resend_forgotten_cancels(session, clock)
+            report.edits = resend_pending_edits(session, clock)
             report.moves = resend_waiting_moves(session, clock)
             report.shipment_posts = resend_waiting_shipments(session, clock)
     if any(vars(report).values()):
@@ -145,6 +147,35 @@ def resend_forgotten_cancels(session: Session, clock: _Clock) -> int:
     return len(cancels)
 
 
+EDIT_SETTLED_BY_PUSH = [
+    OrderState.SUBMITTED.value,
+    OrderState.IN_PROCESS.value,
+    OrderState.PARTIALLY_SHIPPED.value,
+    OrderState.SHIPPED.value,
+    OrderState.FAILED.value,
+]
+
+
+def resend_pending_edits(session: Session, clock: _Clock) -> int:
+    """Changes after submission still to be sent to a warehouse that can update its orders.
+
+    Only a backend that updates unshipped orders leaves a version unhandled (otherwise the
+    intake flags it at once), so this finds lost ``push_edit`` messages and exhausted retries.
+    """
+    pending = session.scalars(
+        select(Order.id).where(
+            clock.not_recently_sent(),
+            Order.updated_at < clock.quiet,
+            Order.changed_after_submission.is_(True),
+            Order.edit_handled_version.is_distinct_from(Order.orderdesk_updated_at),
+            # push_edit settles the rest: it waits for a submission, flags a shipped order.
+            Order.state.in_(EDIT_SETTLED_BY_PUSH),
+        )
+    ).all()
+    _resend(session, clock, queues.PUSH_EDIT, pending)
+    return len(pending)
+
+
 def _resend(session: Session, clock: _Clock, task: str, order_ids: list[int]) -> None:
     """Send ``task`` again for each order; ``enqueued_at`` keeps the next pass from doubling it."""
     if not order_ids:
@@ -199,14 +230,18 @@ def schedule_polls() -> list[int]:
         return due
 
 
-def _schedule_inventory(interval: float) -> None:
-    """Once per interval per store: a lease taken and never released expires on schedule."""
+def _schedule_inventory(default_interval: float) -> None:
+    """Each store with inventory sync on, once per its interval: a lease taken and never
+    released expires on schedule, so the next scan after that sends the next sync."""
     with session_scope() as session:
         stores = session.execute(
-            select(Store.id, Store.backend).where(Store.active.is_(True))
+            select(Store.id, Store.backend, Store.inventory_interval_seconds).where(
+                Store.active.is_(True), Store.inventory_sync.is_(True)
+            )
         ).all()
-        for store_id, backend in stores:
+        for store_id, backend, interval in stores:
             if not backend_class(backend).capabilities().inventory:
                 continue
-            if leases.acquire(f"inventory-due:{store_id}", leases.new_owner(), ttl=interval):
+            ttl = float(interval or default_interval)
+            if leases.acquire(f"inventory-due:{store_id}", leases.new_owner(), ttl=ttl):
                 followups.later(session, queues.SYNC_INVENTORY, store_id)

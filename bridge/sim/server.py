@@ -23,6 +23,18 @@ class QuietRequestHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         return None
 
+    def make_environ(self) -> dict[str, Any]:
+        """Keep headers whose names hold an underscore, which werkzeug drops.
+
+        ShipBob's API requires one (``shipbob_channel_id``). A header also sent with hyphens
+        keeps the hyphenated value, so the two spellings cannot be confused.
+        """
+        environ = super().make_environ()
+        for name, value in self.headers.items():
+            if "_" in name:
+                environ.setdefault(f"HTTP_{name.upper().replace('-', '_')}", value)
+        return environ
+
 
 class BackgroundServer:
     """A threaded werkzeug server bound to loopback; ``url`` is known once started."""

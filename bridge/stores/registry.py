@@ -28,7 +28,12 @@ EDITABLE = (
     "intake_folder",
     "poll_interval_seconds",
     "active",
+    "inventory_sync",
+    "inventory_interval_seconds",
 )
+
+# Order Desk's bucket is shared with everything else the store does: no faster than this.
+MIN_INVENTORY_INTERVAL_SECONDS = 60
 
 
 class StoreError(ValueError):
@@ -158,6 +163,8 @@ class StoreRegistry:
             "cancel_folder": store.cancel_folder,
             "intake_folder": store.intake_folder,
             "poll_interval_seconds": store.poll_interval_seconds,
+            "inventory_sync": bool(store.inventory_sync),
+            "inventory_interval": store.inventory_interval_seconds,
         }
 
     def _set_backend_config(self, store: Store, backend: str, config: dict[str, Any]) -> None:
@@ -221,6 +228,19 @@ class StoreRegistry:
             and options["poll_interval_seconds"] < 10
         ):
             raise StoreError("the poll interval must be at least 10 seconds")
+        interval = options.get("inventory_interval_seconds")
+        if interval is not None and interval < MIN_INVENTORY_INTERVAL_SECONDS:
+            raise StoreError(
+                f"the inventory interval must be at least {MIN_INVENTORY_INTERVAL_SECONDS} seconds"
+            )
+        if (
+            options.get("inventory_sync")
+            and not backend_class(store.backend).capabilities().inventory
+        ):
+            raise StoreError(
+                f"the {store.backend} backend does not report stock levels, so inventory sync "
+                "cannot be turned on for this store"
+            )
         for key, value in options.items():
             if value is not None:
                 setattr(store, key, value)

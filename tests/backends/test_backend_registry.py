@@ -126,8 +126,8 @@ def test_a_backend_from_another_package_is_found_and_used(plugin_on_path):
 
 def test_unknown_backend_names_the_installed_ones():
     with pytest.raises(UnknownBackend) as caught:
-        backend_class("shipbob")
-    assert "shipbob" in str(caught.value)
+        backend_class("shiphero")
+    assert "shiphero" in str(caught.value)
     assert "shipstation" in str(caught.value) and "simulated" in str(caught.value)
 
 

@@ -86,6 +86,8 @@ def bridge(
     config = {"base_url": warehouse.url, "api_key": "sim-key", "timeout": 2}
     if warehouse.kind == "shipstation":
         config["api_secret"] = "sim-secret"
+    if warehouse.kind == "shipbob":
+        config = {"base_url": warehouse.url, "token": "sim-key"}
     with session_scope() as session:
         StoreRegistry(session).add(
             orderdesk_store_id=STORE_ID,

@@ -8,6 +8,7 @@ from bridge.jobs import queues
 PUBLISHED_NAMES = {
     "SUBMIT_ORDER": "bridge.submit_order",
     "CANCEL_ORDER": "bridge.cancel_order",
+    "PUSH_EDIT": "bridge.push_edit",
     "MOVE_IN_PROCESS": "bridge.move_in_process",
     "POST_SHIPMENTS": "bridge.post_shipments",
     "ADD_HISTORY_NOTE": "bridge.add_history_note",

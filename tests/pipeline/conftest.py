@@ -69,6 +69,8 @@ def store(orderdesk: OrderDeskSimulator, warehouse: WarehouseSimulator, broker: 
     config: dict[str, Any] = {"base_url": warehouse.url, "api_key": "sim-key"}
     if warehouse.kind == "shipstation":
         config["api_secret"] = "sim-secret"
+    if warehouse.kind == "shipbob":
+        config = {"base_url": warehouse.url, "token": "sim-key"}
     with session_scope() as session:
         row = StoreRegistry(session).add(
             orderdesk_store_id=STORE_ID,

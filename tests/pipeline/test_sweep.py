@@ -48,7 +48,5 @@ def test_sweeper_resends_overdue_work_and_parks_exhausted_orders(
 def test_schedule_polls_enqueues_due_stores_once(store, broker) -> None:
     assert schedule_polls() == [store]
     assert schedule_polls() == []
-    assert sorted(queued_tasks(broker, queues.QUEUE_POLL)) == [
-        queues.POLL_WAREHOUSE,
-        queues.SYNC_INVENTORY,  # the simulated warehouse reports stock: once per interval
-    ]
+    # Inventory sync is off until a person turns it on for the store.
+    assert queued_tasks(broker, queues.QUEUE_POLL) == [queues.POLL_WAREHOUSE]

@@ -1,7 +1,7 @@
 """File drop ledger: the order files written, the warehouse files consumed and their rows.
 
 Revision ID: 0006_file_drop_ledger
-Revises: 0005
+Revises: 0007_inventory_and_edits
 Create Date: 2026-12-01 13:19:14.047729
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import bridge.models
 
 revision: str = "0006_file_drop_ledger"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007_inventory_and_edits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

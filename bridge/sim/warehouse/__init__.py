@@ -1,4 +1,4 @@
-"""The warehouse simulator (ShipStation v1 or our native API): what callers outside it use.
+"""The warehouse simulator (ShipStation v1, ShipBob, our native API): what callers outside use.
 
 The modules below it depend one way: ``simulator`` wires the store, the API kind, the faults and
 the ``control`` routes (which declare the protocol they need instead of importing it). Modules of

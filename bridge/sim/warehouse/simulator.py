@@ -1,4 +1,4 @@
-"""``WarehouseSimulator``: a fake 3PL on loopback that speaks ShipStation v1 or our native API.
+"""``WarehouseSimulator``: a fake 3PL on loopback that speaks ShipStation v1, ShipBob or our API.
 
 Tests, benchmarks and ``bridge dev`` drive the bridge against it over real HTTP and then steer
 the warehouse from Python (ship, void, faults, auto-ship) to provoke each path the bridge must
@@ -25,11 +25,13 @@ from bridge.sim.warehouse.faults import (
 )
 from bridge.sim.warehouse.http import SimContext, build_app
 from bridge.sim.warehouse.native import NativeApi
+from bridge.sim.warehouse.shipbob import ShipBobApi
 from bridge.sim.warehouse.shipstation import ShipStationApi
 from bridge.sim.warehouse.store import PackageSpec, StoredOrder, WarehouseStore
 from bridge.sim.warehouse.tracking import TrackingNumbers
 
-KINDS: dict[str, type[ShipStationApi] | type[NativeApi]] = {
+KINDS: dict[str, type[ShipStationApi] | type[NativeApi] | type[ShipBobApi]] = {
+    "shipbob": ShipBobApi,
     "shipstation": ShipStationApi,
     "simulated": NativeApi,
 }
@@ -149,6 +151,16 @@ class WarehouseSimulator:
         """Native kind: creates whose ship-to street contains ``text`` always get ``status``."""
         self._ctx.store.poison_text = text
         self._ctx.store.poison_status = status
+
+    def set_status(self, key: str, status: str) -> None:
+        """Put an open order in one of its kind's own status words, as a person at the
+        warehouse would: a hold or an exception (ShipBob: "On Hold", "Exception")."""
+        store = self._ctx.store
+        with store.lock:
+            order = store.by_key(key)
+            if order is None:
+                raise KeyError(f"no order with key {key!r}")
+            store.set_status(order, status)
 
     def set_inventory(self, sku: str, available: int) -> None:
         with self._ctx.store.lock:

@@ -289,6 +289,17 @@ class WarehouseStore:
             )
             return order
 
+    def set_status(self, order: StoredOrder, status: str) -> StoredOrder:
+        """Put an open order in another status word of its kind (a hold, an exception)."""
+        with self.lock:
+            if order.status == self.policy.cancelled or not order.remaining():
+                raise ValueError(f"order {order.key!r} is {order.status}; it can no longer change")
+            order.status = status
+            order.updated_at = utcnow()
+            self._track_unfinished(order)
+            self._emit("order.updated", order)
+            return order
+
     def cancel(self, order: StoredOrder) -> StoredOrder:
         with self.lock:
             if order.status != self.policy.cancelled:
