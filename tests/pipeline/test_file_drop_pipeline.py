@@ -1,6 +1,6 @@
 """The pipeline's steps on a file-drop store (local folders): submit writes each order file
 once, a cancel goes out as a request file and comes back through the poll, a cancel after a
-shipment is too late and the shipment is still posted."""
+shipment is too late and the shipment is still posted, and inventory sync reads the stock file."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from bridge.db import session_scope
 from bridge.history import transition
 from bridge.models import Order
 from bridge.pipeline.cancel import cancel_order
+from bridge.pipeline.inventory import sync_inventory
 from bridge.pipeline.poll import poll_warehouse
 from bridge.pipeline.shipments import post_shipments
 from bridge.pipeline.submit import submit_order
@@ -85,3 +86,18 @@ def test_cancel_by_file_in_time_and_too_late(
     assert order_row(late).state == OrderState.SHIPPED
     posted = orderdesk.shipments(STORE_ID, od(late))
     assert [s["tracking_number"] for s in posted] == sorted(warehouse.trackings[key(late)])
+
+
+def test_inventory_sync_reads_the_stock_file(
+    store: int, orderdesk: OrderDeskSimulator, warehouse: FileDropWarehouse
+) -> None:
+    for sku in ("MUG", "TOTE"):
+        orderdesk.add_inventory_item(STORE_ID, {"name": sku, "code": sku, "stock": 0})
+    with session_scope() as session:
+        StoreRegistry(session).update(STORE_ID, inventory_sync=True)
+    assert sync_inventory(store).sent == 0  # no stock file yet: nothing to say
+    warehouse.stock({"MUG": 12, "TOTE": 3})
+    assert sync_inventory(store).sent == 2
+    levels = {item["code"]: int(item["stock"]) for item in orderdesk.inventory(STORE_ID)}
+    assert levels == {"MUG": 12, "TOTE": 3}
+    assert sync_inventory(store).sent == 0  # unchanged: nothing sent again
