@@ -5,8 +5,10 @@ its pipeline state), ``shipments`` (one row per warehouse package), ``order_even
 history), ``webhook_receipts`` (every intake request), ``backend_cursors`` (where each store's
 warehouse poll resumes), ``leases`` (named locks so periodic work runs once at a time),
 ``admin_users`` (who may sign in to the admin pages), ``admin_login_throttle`` (failed
-sign-ins per user name and per address, shared by every web process) and ``inventory_levels``
-(the stock level last accepted by Order Desk per store and SKU).
+sign-ins per user name and per address, shared by every web process), ``inventory_levels``
+(the stock level last accepted by Order Desk per store and SKU) and the ``file_drop_*``
+ledgers of the file-drop backend (the order files it wrote, the warehouse files it consumed and
+their shipment rows), which are its only memory of what a directory of files has seen.
 The same models run on SQLite for ``bridge dev``; JSON becomes JSONB on PostgreSQL.
 """
 
@@ -302,6 +304,76 @@ class AdminLoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FileDropOrder(Base):
+    """One order file the file-drop backend wrote (or is writing) under an idempotency key.
+
+    ``written_at`` is empty while the write-ahead record waits for its rename
+    (``bridge/backends/file_drop/outbox.py`` explains the order of steps).
+    """
+
+    __tablename__ = "file_drop_orders"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    outbox: Mapped[str] = mapped_column(String(500))
+    order_number: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(255))
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A cancel request file was written; the warehouse's answer (``cancelled`` or ``refused``).
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_answer: Mapped[str | None] = mapped_column(String(20))
+
+    __table_args__ = (Index("ix_file_drop_orders_number", "outbox", "order_number"),)
+
+
+class FileDropFile(Base):
+    """One warehouse file consumed from an inbox, by name and content hash.
+
+    The id orders consumption, so it is the file-drop change feed's cursor; ``order_keys`` are
+    the orders the file speaks of. ``problems`` lists the malformed rows (line number and
+    reason); ``stock`` holds an inventory file's levels.
+    """
+
+    __tablename__ = "file_drop_files"
+    __table_args__ = (
+        UniqueConstraint("inbox", "name", "sha256", name="uq_file_drop_files_content"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    inbox: Mapped[str] = mapped_column(String(500))
+    name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    order_keys: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    stock: Mapped[dict[str, int] | None] = mapped_column(JSONType)
+    consumed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FileDropShipmentLine(Base):
+    """One well-formed row of a consumed shipment file: units of one order line in one package,
+    or (``voided``) the warehouse's word that the package's label was voided."""
+
+    __tablename__ = "file_drop_shipment_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("file_drop_files.id"), index=True)
+    line_number: Mapped[int] = mapped_column(Integer)
+    order_key: Mapped[str] = mapped_column(String(100), index=True)
+    line_key: Mapped[str] = mapped_column(String(100), default="")
+    sku: Mapped[str] = mapped_column(String(200), default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    tracking_number: Mapped[str] = mapped_column(String(200))
+    tracking_url: Mapped[str] = mapped_column(String(500), default="")
+    carrier: Mapped[str] = mapped_column(String(100), default="")
+    service: Mapped[str] = mapped_column(String(100), default="")
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class InventoryLevel(Base):
