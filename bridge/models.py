@@ -12,6 +12,7 @@ The same models run on SQLite for ``bridge dev``; JSON becomes JSONB on PostgreS
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -82,6 +83,19 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class HistoryNotes(StrEnum):
+    """Which history notes a store gets in Order Desk; every note spends a token of its bucket.
+
+    ``problems`` (the default): what the merchant must act on or know (parked, failed, cancel
+    outcomes, changes after submission); ``all`` adds the routine "sent to the warehouse" note;
+    ``off`` writes none.
+    """
+
+    ALL = "all"
+    PROBLEMS = "problems"
+    OFF = "off"
+
+
 class Store(TimestampMixin, Base):
     __tablename__ = "stores"
 
@@ -106,6 +120,10 @@ class Store(TimestampMixin, Base):
     # still taken in, nothing is sent to the warehouse until it is cleared.
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_by: Mapped[str | None] = mapped_column(String(100))
+    # A HistoryNotes value: which history notes the bridge writes on the store's orders.
+    history_notes: Mapped[str] = mapped_column(
+        String(16), default=HistoryNotes.PROBLEMS.value, server_default=HistoryNotes.PROBLEMS.value
+    )
 
     orders: Mapped[list[Order]] = relationship(back_populates="store")
 

@@ -19,6 +19,7 @@ from bridge.cli.secret_input import (
     refuse_two_stdin_readers,
 )
 from bridge.db import session_scope
+from bridge.models import HistoryNotes
 from bridge.orderdesk.check import check_store
 from bridge.pipeline.reconcile import intake_folder_names
 from bridge.remote.errors import RemoteError
@@ -41,6 +42,13 @@ def _settings_options(func: Any) -> Any:
                 '"New"); reconciliation lists them for orders whose webhook was lost.',
             ),
             click.option("--poll-interval", "poll_interval_seconds", type=int, help="Seconds."),
+            click.option(
+                "--history-notes",
+                type=click.Choice([policy.value for policy in HistoryNotes]),
+                help="History notes written on the store's orders in Order Desk: all, problems "
+                "(parked, failed, cancel outcomes, changes after submission; the default) or off. "
+                "Each note spends a request of the store's Order Desk budget.",
+            ),
         ]
     ):
         func = option(func)

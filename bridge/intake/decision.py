@@ -63,6 +63,11 @@ def _is_newer(candidate: str, known: str) -> bool:
     return new is not None and (old is None or new > old)
 
 
+# ``bridge.pipeline.notes.NoteKind.CHANGED_AFTER_SUBMISSION``: intake sits below the pipeline,
+# so it names the kind by its value (tests/pipeline/test_note_policy.py checks they agree).
+CHANGED_NOTE = "changed_after_submission"
+
+
 class Decision:
     """One order's decision, in the caller's transaction; ``inserted`` once its row is new."""
 
@@ -127,7 +132,9 @@ class Decision:
             date_updated=self.parsed.order.date_updated,
             payload_sha256=self.parsed.sha256,
         )
-        return self._answer(order, DUPLICATE)
+        # The merchant reads it in the order's history (a problem note; once per order).
+        note = [Message(queues.ADD_HISTORY_NOTE, (order.id, CHANGED_NOTE))]
+        return self._answer(order, DUPLICATE, follow_ups=note if order.warehouse_ref else None)
 
     def _insert(self) -> int | None:
         """The new row's id, or None when the order exists (a concurrent insert is waited for)."""

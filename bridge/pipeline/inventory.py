@@ -11,6 +11,7 @@ import structlog
 from bridge.backends.errors import NotSupported
 from bridge.jobs import leases
 from bridge.orderdesk.records import InventoryUpdate
+from bridge.remote.ratelimit import Priority
 from bridge.stores.context import StoreContext
 
 log = structlog.get_logger(__name__)
@@ -31,7 +32,7 @@ def sync_inventory(store_id: int) -> int:
             return 0
         if not levels:
             return 0
-        with context.orderdesk() as client:
+        with context.orderdesk_step(Priority.RECONCILE) as client:
             results = client.batch_update_inventory(
                 [InventoryUpdate(code=level.sku, stock=level.available) for level in levels]
             )

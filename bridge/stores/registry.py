@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bridge.backends.errors import ConfigError, UnknownBackend
 from bridge.backends.registry import backend_class, validate_config
 from bridge.crypto import SecretBox, get_secret_box, mask
-from bridge.models import Store
+from bridge.models import HistoryNotes, Store
 
 EDITABLE = (
     "name",
@@ -28,6 +28,7 @@ EDITABLE = (
     "intake_folder",
     "poll_interval_seconds",
     "active",
+    "history_notes",
 )
 
 
@@ -158,6 +159,7 @@ class StoreRegistry:
             "cancel_folder": store.cancel_folder,
             "intake_folder": store.intake_folder,
             "poll_interval_seconds": store.poll_interval_seconds,
+            "history_notes": store.history_notes,
         }
 
     def _set_backend_config(self, store: Store, backend: str, config: dict[str, Any]) -> None:
@@ -221,6 +223,10 @@ class StoreRegistry:
             and options["poll_interval_seconds"] < 10
         ):
             raise StoreError("the poll interval must be at least 10 seconds")
+        notes = options.get("history_notes")
+        if notes is not None and notes not in set(HistoryNotes):
+            choices = ", ".join(policy.value for policy in HistoryNotes)
+            raise StoreError(f"history notes must be one of {choices}, not {notes!r}")
         for key, value in options.items():
             if value is not None:
                 setattr(store, key, value)
