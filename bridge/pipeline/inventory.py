@@ -26,7 +26,7 @@ def sync_inventory(store_id: int) -> int:
         if not mine:
             return 0
         try:
-            with context.backend() as backend:
+            with context.backend_step() as backend:
                 levels = backend.inventory()
         except NotSupported:
             return 0

@@ -286,6 +286,35 @@ class Prioritized:
         self.bucket.penalize(seconds)
 
 
+class Impatient:
+    """A limiter whose callers never wait longer than ``max_wait`` for a token, whatever they ask.
+
+    For a worker's step on a budget shared with other stores (a warehouse credential): past
+    ``max_wait`` the wait is ``RateLimitTimeout`` (``OverBudget`` at the sender) and the task
+    gives its slot back instead of sleeping in it.
+    """
+
+    def __init__(self, limiter: RateLimiter, max_wait: float) -> None:
+        self.limiter = limiter
+        self.max_wait = max_wait
+
+    def __repr__(self) -> str:
+        return f"Impatient({self.limiter!r}, max_wait={self.max_wait:g})"
+
+    def try_acquire(self) -> float:
+        return self.limiter.try_acquire()
+
+    def acquire(self, timeout: float | None = None) -> None:
+        wait = self.max_wait if timeout is None else min(timeout, self.max_wait)
+        self.limiter.acquire(wait)
+
+    def observe_remaining(self, remaining: int) -> None:
+        self.limiter.observe_remaining(remaining)
+
+    def penalize(self, seconds: float) -> None:
+        self.limiter.penalize(seconds)
+
+
 class ServerGate:
     """A process-local limiter for APIs without a fixed budget: closed only when the server says.
 

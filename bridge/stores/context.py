@@ -23,7 +23,14 @@ from bridge.backends.registry import backend_class, create_backend
 from bridge.db import session_scope
 from bridge.models import Store
 from bridge.orderdesk.client import OrderDeskClient
-from bridge.remote.ratelimit import Priority, RateLimiter, orderdesk_limiter, shared_bucket
+from bridge.remote.ratelimit import (
+    Impatient,
+    Priority,
+    RateLimiter,
+    ServerGate,
+    orderdesk_limiter,
+    shared_bucket,
+)
 from bridge.settings import get_settings
 from bridge.stores.registry import StoreRegistry
 
@@ -106,6 +113,17 @@ class StoreContext:
     def backend(self) -> WarehouseBackend:
         return create_backend(
             self.backend_name, self._backend_config, limiter=self._warehouse_limiter()
+        )
+
+    def backend_step(self) -> WarehouseBackend:
+        """The backend for a worker's per-store step (a poll, an inventory read): it waits for
+        the credential's tokens only briefly (``BRIDGE_TOKEN_WAIT_SECONDS``), then gives its
+        worker slot back (``OverBudget``), as ``orderdesk_step`` does for Order Desk."""
+        limiter = self._warehouse_limiter() or ServerGate(self.backend_name)
+        return create_backend(
+            self.backend_name,
+            self._backend_config,
+            limiter=Impatient(limiter, get_settings().token_wait_seconds),
         )
 
     def _warehouse_limiter(self) -> RateLimiter | None:
