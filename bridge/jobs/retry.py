@@ -50,11 +50,14 @@ def come_back_after(exc: BaseException) -> float | None:
     """The countdown for a task that only found a partner's budget spent; None for a failure.
 
     Such a task sent nothing (``OverBudget``), so it is re-queued for when the tokens will be
-    there without counting an attempt: waiting for a busy store is not the store failing.
+    there without counting an attempt: waiting for a busy store is not the store failing. Up to
+    half the wait again is added at random: the many notes of a busy store all hear the same
+    wait, and coming back together only one of them would get a token, the rest again nothing.
     """
     if not isinstance(exc, OverBudget):
         return None
-    return min(max(exc.retry_after, 0.1), MAX_DELAY_SECONDS)
+    wait = max(exc.retry_after, 0.1)
+    return min(wait + random.uniform(0, wait / 2), MAX_DELAY_SECONDS)
 
 
 def backoff_seconds(attempt: int, *, retry_after: float | None = None) -> float:
