@@ -15,6 +15,7 @@ The same models run on SQLite for ``bridge dev``; JSON becomes JSONB on PostgreS
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -85,6 +86,19 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class HistoryNotes(StrEnum):
+    """Which history notes a store gets in Order Desk; every note spends a token of its bucket.
+
+    ``problems`` (the default): what the merchant must act on or know (parked, failed, cancel
+    outcomes, changes after submission); ``all`` adds the routine "sent to the warehouse" note;
+    ``off`` writes none.
+    """
+
+    ALL = "all"
+    PROBLEMS = "problems"
+    OFF = "off"
+
+
 class Store(TimestampMixin, Base):
     __tablename__ = "stores"
 
@@ -115,6 +129,10 @@ class Store(TimestampMixin, Base):
         Boolean, default=False, server_default=text("false")
     )
     inventory_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    # A HistoryNotes value: which history notes the bridge writes on the store's orders.
+    history_notes: Mapped[str] = mapped_column(
+        String(16), default=HistoryNotes.PROBLEMS.value, server_default=HistoryNotes.PROBLEMS.value
+    )
 
     orders: Mapped[list[Order]] = relationship(back_populates="store")
 

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     reconcile_first_lookback_seconds: float = Field(default=3 * 86400.0, gt=0)
     orderdesk_bucket_size: float = Field(default=20.0, gt=0)
     orderdesk_refill_per_second: float = Field(default=3.0, gt=0)
+    # How long a task step waits for a partner's tokens in its worker slot before it gives the
+    # slot back and comes back later (bridge.jobs.retry.come_back_after).
+    token_wait_seconds: float = Field(default=1.0, ge=0, le=60)
+    # Benchmark only: one partner call per order per step, to show what batching buys.
+    naive: bool = False
     refusal_burst: float = Field(default=30.0, ge=1)
     refusals_per_minute: float = Field(default=30.0, gt=0)
     refusal_receipt_seconds: float = Field(default=60.0, gt=0)

@@ -19,7 +19,7 @@ from celery.exceptions import Retry
 
 from bridge.jobs import followups, leases, queues
 from bridge.jobs.celery_config import TASK_TIME_LIMIT
-from bridge.jobs.retry import RETRYABLE, delay_after, task_max_retries
+from bridge.jobs.retry import RETRYABLE, come_back_after, delay_after, task_max_retries
 from bridge.metrics import TASK_SECONDS
 from bridge.ops import retention
 from bridge.pipeline import (
@@ -40,6 +40,10 @@ from workers.celery_app import app
 log = structlog.get_logger(__name__)
 
 
+class Deferred(Retry):
+    """The task gave its slot back to wait for a partner's tokens; not a failed attempt."""
+
+
 class BridgeTask(Task):
     """Log context, timing and metrics for every task, in one place."""
 
@@ -55,6 +59,9 @@ class BridgeTask(Task):
         outcome = "ok"
         try:
             return super().__call__(*args, **kwargs)
+        except Deferred:
+            outcome = "deferred"
+            raise
         except Retry:
             outcome = "retry"
             raise
@@ -79,10 +86,29 @@ class BridgeTask(Task):
         **options: Any,
     ) -> Any:
         """Retry after the policy's delay: growing with each retry, capped, at least the
-        server's own wait (``autoretry_for`` calls this without a countdown)."""
+        server's own wait (``autoretry_for`` calls this without a countdown).
+
+        A step that only found a partner's budget spent is not retried but deferred: sent again
+        with the same retry count, after the wait its tokens need.
+        """
+        wait = come_back_after(exc) if exc is not None else None
+        if wait is not None and not self.request.is_eager:
+            self.defer(exc, wait)
         if countdown is None and eta is None and exc is not None:
             countdown = delay_after(exc, self.request.retries + 1)
         return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
+
+    def defer(self, exc: BaseException | None, wait: float) -> None:
+        """Give the worker slot back: the same message again in ``wait`` seconds, this one
+        acknowledged. The step's state is in PostgreSQL and every step is idempotent, so a
+        message redelivered between the two (a worker killed right here) only repeats a no-op.
+        """
+        again = self.signature_from_request(
+            self.request, countdown=wait, retries=self.request.retries
+        )
+        again.apply_async()
+        log.info("task_deferred", wait=round(wait, 3), reason=str(exc))
+        raise Deferred(exc=exc, when=wait, sig=again)
 
 
 # Any other error is a bug or a permanent refusal: not retried, logged loudly.

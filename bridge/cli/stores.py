@@ -19,6 +19,7 @@ from bridge.cli.secret_input import (
     refuse_two_stdin_readers,
 )
 from bridge.db import session_scope
+from bridge.models import HistoryNotes
 from bridge.orderdesk.check import check_store
 from bridge.pipeline.inventory import sync_inventory
 from bridge.pipeline.reconcile import intake_folder_names
@@ -54,6 +55,13 @@ def _settings_options(func: Any) -> Any:
                 "inventory_interval_seconds",
                 type=int,
                 help="Seconds between inventory syncs (default BRIDGE_INVENTORY_INTERVAL_SECONDS).",
+            ),
+            click.option(
+                "--history-notes",
+                type=click.Choice([policy.value for policy in HistoryNotes]),
+                help="History notes written on the store's orders in Order Desk: all, problems "
+                "(parked, failed, cancel outcomes, changes after submission; the default) or off. "
+                "Each note spends a request of the store's Order Desk budget.",
             ),
         ]
     ):

@@ -84,6 +84,11 @@ def _attention_message(backend: str, state: OrderState) -> str:
     return f"changed in Order Desk after submission and {why}: apply the change there"
 
 
+# ``bridge.pipeline.notes.NoteKind.CHANGED_AFTER_SUBMISSION``: intake sits below the pipeline,
+# so it names the kind by its value (tests/pipeline/test_note_policy.py checks they agree).
+CHANGED_NOTE = "changed_after_submission"
+
+
 class Decision:
     """One order's decision, in the caller's transaction; ``inserted`` once its row is new."""
 
@@ -183,7 +188,9 @@ class Decision:
                 _attention_message(self.store.backend, state),
                 date_updated=self.parsed.order.date_updated,
             )
-        return self._answer(order, DUPLICATE)
+        # The merchant reads it in the order's history (a problem note; once per order).
+        note = [Message(queues.ADD_HISTORY_NOTE, (order.id, CHANGED_NOTE))]
+        return self._answer(order, DUPLICATE, follow_ups=note if order.warehouse_ref else None)
 
     def _insert(self) -> int | None:
         """The new row's id, or None when the order exists (a concurrent insert is waited for)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 
-from bridge.remote.errors import AmbiguousOutcome, RateLimited, TransientError
+from bridge.remote.errors import AmbiguousOutcome, OverBudget, RateLimited, TransientError
 from bridge.remote.ratelimit import RateLimitError, RateLimitTimeout
 from bridge.settings import get_settings
 
@@ -44,6 +44,20 @@ def retry_after(exc: BaseException) -> float | None:
     if isinstance(exc, RateLimitTimeout):
         return exc.wait
     return None
+
+
+def come_back_after(exc: BaseException) -> float | None:
+    """The countdown for a task that only found a partner's budget spent; None for a failure.
+
+    Such a task sent nothing (``OverBudget``), so it is re-queued for when the tokens will be
+    there without counting an attempt: waiting for a busy store is not the store failing. Up to
+    half the wait again is added at random: the many notes of a busy store all hear the same
+    wait, and coming back together only one of them would get a token, the rest again nothing.
+    """
+    if not isinstance(exc, OverBudget):
+        return None
+    wait = max(exc.retry_after, 0.1)
+    return min(wait + random.uniform(0, wait / 2), MAX_DELAY_SECONDS)
 
 
 def backoff_seconds(attempt: int, *, retry_after: float | None = None) -> float:

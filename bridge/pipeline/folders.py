@@ -18,11 +18,15 @@ from bridge.history import EventKind, record, transition
 from bridge.jobs import coalesce, followups, leases, queues
 from bridge.models import Order
 from bridge.orderdesk.records import MoveResult
+from bridge.pipeline import naive
+from bridge.remote.ratelimit import Priority
 from bridge.states import OrderState
 from bridge.stores.context import StoreContext
 
-MAX_ROUNDS = 10
-BATCH_ROWS = 500
+# One ``move-orders`` call per round, recorded before the next: a task that gives its slot back
+# for tokens (``OverBudget``) loses no move already made.
+PER_CALL = 100
+MAX_ORDERS = 1000
 
 
 def move_in_process(store_id: int) -> int:
@@ -33,8 +37,9 @@ def move_in_process(store_id: int) -> int:
         if not mine:
             return 0
         context = StoreContext.load(store_id)
-        with context.orderdesk() as client:
-            for _ in range(MAX_ROUNDS):
+        with context.orderdesk_step(Priority.FOLDERS) as client:
+            per_call = naive.per_call(PER_CALL)
+            for _ in range(MAX_ORDERS // per_call):
                 with session_scope() as session:
                     rows = session.execute(
                         select(Order.id, Order.orderdesk_order_id)
@@ -43,12 +48,14 @@ def move_in_process(store_id: int) -> int:
                             Order.state == OrderState.SUBMITTED.value,
                         )
                         .order_by(Order.id)
-                        .limit(BATCH_ROWS)
+                        .limit(per_call)
                     ).all()
                 if not rows:
                     break
                 folder = client.folder_id(context.in_process_folder)
-                results = client.move_orders([od_id for _, od_id in rows], folder_id=folder)
+                results = client.move_orders(
+                    [od_id for _, od_id in rows], folder_id=folder, chunk_size=per_call
+                )
                 by_od_id = {od_id: row_id for row_id, od_id in rows}
                 done = _record_moves(context, by_od_id, results)
                 moved += done

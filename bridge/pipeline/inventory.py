@@ -24,6 +24,7 @@ from bridge.jobs import leases
 from bridge.models import InventoryLevel, Store, utcnow
 from bridge.orderdesk.records import InventoryUpdate
 from bridge.pipeline.reserved import reserved_units
+from bridge.remote.ratelimit import Priority
 from bridge.stores.context import StoreContext
 
 log = structlog.get_logger(__name__)
@@ -97,7 +98,7 @@ def sync_inventory(store_id: int) -> SyncResult:
         if not mine:
             return SyncResult(skipped="another sync of this store is running")
         try:
-            with context.backend() as backend:
+            with context.backend_step() as backend:
                 stock = backend.inventory()
         except NotSupported as exc:
             return SyncResult(skipped=str(exc))
@@ -124,7 +125,7 @@ def _send(
 ) -> SyncResult:
     if not changed:
         return SyncResult(unchanged=unchanged)
-    with context.orderdesk() as client:
+    with context.orderdesk_step(Priority.RECONCILE) as client:
         answers = client.batch_update_inventory(
             [InventoryUpdate(code=sku, stock=level) for sku, level in changed.items()]
         )

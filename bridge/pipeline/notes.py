@@ -5,6 +5,12 @@ reference, its reason, its last error); a kind whose text needs more (``{detail}
 declared with it: ``later`` refuses such a note without its detail, so a merchant never reads
 "too late: " with nothing after it. A note is written once per kind and order (the event log
 remembers), and never sent twice after an unclear answer.
+
+Every note spends a token of the store's Order Desk bucket, which shipments and folder moves
+need more. So each kind declares whether it is routine or a problem, and the store's
+``history_notes`` policy (``bridge.models.HistoryNotes``) decides which are written: by default
+only the problems. Notes also take the lowest priority in the bucket
+(``bridge.remote.ratelimit.Priority.NOTES``): under load they wait, moves and shipments do not.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from sqlalchemy.orm import Session
 from bridge.db import session_scope
 from bridge.history import EventKind, record
 from bridge.jobs import followups, queues
-from bridge.models import Order, OrderEvent
+from bridge.models import HistoryNotes, Order, OrderEvent
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.remote.errors import AmbiguousOutcome
+from bridge.remote.ratelimit import Priority
+from bridge.settings import get_settings
 from bridge.stores.context import StoreContext
 
 
@@ -29,14 +37,22 @@ class NoteKind(StrEnum):
     """A kind of history note; the values travel in task messages and events, never rename one."""
 
     SUBMITTED = "submitted"
+    # Submitted after all, once the merchant had read the FAILED note.
+    SUBMITTED_LATE = "submitted_late"
     PARKED = "parked"
     FAILED = "failed"
     CANCELLED = "cancelled"
     CANCEL_TOO_LATE = "cancel_too_late"
+    CHANGED_AFTER_SUBMISSION = "changed_after_submission"
 
     @property
     def text(self) -> str:
         return TEXTS[self]
+
+    @property
+    def routine(self) -> bool:
+        """True for news the merchant need not act on; written only under the ``all`` policy."""
+        return self in ROUTINE
 
     @property
     def needs_detail(self) -> bool:
@@ -47,6 +63,10 @@ class NoteKind(StrEnum):
 TEXTS = {
     NoteKind.SUBMITTED: (
         "orderdesk-bridge sent this order to the warehouse ({backend}), reference {ref}."
+    ),
+    NoteKind.SUBMITTED_LATE: (
+        "orderdesk-bridge sent this order to the warehouse ({backend}) after all, reference "
+        "{ref}, despite the earlier failure note: do not send it again by hand."
     ),
     NoteKind.PARKED: (
         "orderdesk-bridge did not send this order to the warehouse: {reason} "
@@ -60,7 +80,22 @@ TEXTS = {
     NoteKind.CANCEL_TOO_LATE: (
         "orderdesk-bridge asked the warehouse to cancel this order, but it is too late: {detail}"
     ),
+    NoteKind.CHANGED_AFTER_SUBMISSION: (
+        "orderdesk-bridge: this order was changed after it was sent to the warehouse "
+        "({backend}, reference {ref}); the warehouse still has the earlier version. "
+        "Make the change at the warehouse too."
+    ),
 }
+
+# The routine kinds; every other kind is a problem the merchant should read about.
+ROUTINE = frozenset({NoteKind.SUBMITTED})
+
+
+def wanted(policy: str, kind: NoteKind) -> bool:
+    """Whether a store with history-notes ``policy`` gets a ``kind`` note (naive mode: all)."""
+    if get_settings().naive or policy == HistoryNotes.ALL:
+        return True
+    return policy == HistoryNotes.PROBLEMS and not kind.routine
 
 
 class MissingDetail(ValueError):
@@ -77,8 +112,12 @@ def _checked(kind: NoteKind, detail: str) -> str:
 
 
 def later(session: Session, order_id: int, kind: NoteKind, detail: str = "") -> None:
-    """Write the ``kind`` note once ``session`` commits; raises ``MissingDetail`` right away."""
+    """Write the ``kind`` note once ``session`` commits, if the store's policy wants it; raises
+    ``MissingDetail`` right away."""
     detail = _checked(kind, detail)
+    order = session.get(Order, order_id)
+    if order is not None and not wanted(order.store.history_notes, kind):
+        return
     args: tuple[object, ...] = (order_id, kind.value, detail) if detail else (order_id, kind.value)
     followups.later(session, queues.ADD_HISTORY_NOTE, *args)
 
@@ -93,10 +132,11 @@ class _Note:
 
 
 def _compose(order_id: int, kind: NoteKind, detail: str) -> _Note | None:
-    """The note's text from the order as it is now; None when it is already written."""
+    """The note's text from the order as it is now; None when it is already written or the
+    store's policy (read now: it may have changed since the note was asked for) leaves it out."""
     with session_scope() as session:
         order = session.get(Order, order_id)
-        if order is None:
+        if order is None or not wanted(order.store.history_notes, kind):
             return None
         already = session.scalar(
             select(
@@ -155,6 +195,6 @@ def add_history_note(order_id: int, kind: str, detail: str = "") -> bool:
     if note is None:
         return False
     context = StoreContext.load(note.store_id)
-    with context.orderdesk() as client:
+    with context.orderdesk_step(Priority.NOTES) as client:
         _send(client, note)
     return True

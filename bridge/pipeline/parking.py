@@ -11,6 +11,7 @@ from bridge.db import session_scope
 from bridge.history import EventKind, record
 from bridge.models import Order
 from bridge.pipeline import notes
+from bridge.remote.ratelimit import Priority
 from bridge.states import OrderState
 from bridge.stores.context import StoreContext
 
@@ -23,7 +24,7 @@ def park_in_orderdesk(order_id: int) -> None:
             return
         store_id = order.store_id
     context = StoreContext.load(store_id)
-    with context.orderdesk() as client:
+    with context.orderdesk_step(Priority.FOLDERS) as client:
         notes.write(client, order_id, notes.NoteKind.PARKED)
         with session_scope() as session:
             order = session.get_one(Order, order_id)

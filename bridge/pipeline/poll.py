@@ -60,31 +60,36 @@ def poll_warehouse(store_id: int) -> int:
         context = StoreContext.load(store_id)
         with session_scope() as session:
             cursor = cursor_row(session, store_id, context.backend_name).cursor
-        with context.backend() as backend:
-            for _ in range(MAX_PAGES):
-                page = backend.changes_since(cursor, limit=PAGE_SIZE)
+        try:
+            with context.backend_step() as backend:
+                for _ in range(MAX_PAGES):
+                    page = backend.changes_since(cursor, limit=PAGE_SIZE)
+                    with session_scope() as session:
+                        new_packages += merge(session, store_id, page.orders)
+                        row = cursor_row(session, store_id, context.backend_name)
+                        row.cursor = page.next_cursor
+                        repeated = (
+                            acknowledge.already_posted(session, store_id, page.orders)
+                            if context.capabilities.acknowledge
+                            else []
+                        )
+                    # Listed again though Order Desk has them (an acknowledgement was lost), or
+                    # voided with the void now recorded: the warehouse may forget them.
+                    acknowledge.send(backend, repeated, context.orderdesk_store_id)
+                    cursor = page.next_cursor
+                    if not page.has_more:
+                        break
+        finally:
+            # Posted together once the feed is read, or once the poll stops early (a failure,
+            # the credential's budget spent) with pages already merged: one batch, not one a page.
+            if new_packages:
                 with session_scope() as session:
-                    new_packages += merge(session, store_id, page.orders)
-                    cursor_row(session, store_id, context.backend_name).cursor = page.next_cursor
-                    repeated = (
-                        acknowledge.already_posted(session, store_id, page.orders)
-                        if context.capabilities.acknowledge
-                        else []
-                    )
-                # Listed again though Order Desk has them (an acknowledgement was lost), or
-                # voided with the void now recorded: the warehouse may forget them.
-                acknowledge.send(backend, repeated, context.orderdesk_store_id)
-                cursor = page.next_cursor
-                if not page.has_more:
-                    break
+                    followups.later(session, queues.POST_SHIPMENTS, store_id)
         now = utcnow()
         with session_scope() as session:
             row = cursor_row(session, store_id, context.backend_name)
             row.last_polled_at = now
             row.next_poll_at = now + timedelta(seconds=context.poll_interval_seconds)
-            if new_packages:
-                # Posted together once the whole feed is read: one batch rather than one a page.
-                followups.later(session, queues.POST_SHIPMENTS, store_id)
     log.info("polled", store=context.orderdesk_store_id, new_packages=new_packages)
     return new_packages
 

@@ -34,6 +34,7 @@ from bridge.models import Order, ReconcileCursor, Store, utcnow
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.orderdesk.errors import FolderNotFound
 from bridge.orderdesk.webhook import BadPayload, parse_order
+from bridge.remote.ratelimit import Priority
 from bridge.settings import get_settings
 from bridge.stores.context import StoreContext
 
@@ -131,7 +132,7 @@ class _Pass:
         overlap = timedelta(seconds=settings.reconcile_overlap_seconds)
         start = since or started - timedelta(seconds=settings.reconcile_first_lookback_seconds)
         totals: set[int] = set()
-        with context.orderdesk() as client:
+        with context.orderdesk_step(Priority.RECONCILE) as client:
             try:
                 if not timezone or any(name not in context.folders for name in folders):
                     timezone = self._learn_store(context, client)

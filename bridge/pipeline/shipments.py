@@ -23,14 +23,17 @@ from bridge.models import Order, Shipment, utcnow
 from bridge.orderdesk.client import OrderDeskClient
 from bridge.orderdesk.payload import Order as OrderDeskOrder
 from bridge.orderdesk.records import ShipmentIn, ShipmentItem, ShipmentResult
-from bridge.pipeline import acknowledge
+from bridge.pipeline import acknowledge, naive
 from bridge.pipeline.labels import carrier_code, shipment_method
+from bridge.remote.ratelimit import Priority
 from bridge.settings import get_settings
 from bridge.states import OrderState, can_move
 from bridge.stores.context import StoreContext
 
-MAX_ROUNDS = 10
-BATCH_ROWS = 500
+# One ``batch-shipments`` call per round, recorded before the next: a task that gives its slot
+# back for tokens (``OverBudget``) leaves no posted package unrecorded.
+PER_CALL = 100
+MAX_PACKAGES = 1000
 # Orders whose shipments may be posted: moved to "In Process" first, so the merchant's folder
 # rules see the orders in the order Order Desk expects. A shipped order may still get a package:
 # the replacement label after a void.
@@ -87,18 +90,21 @@ def post_shipments(store_id: int) -> int:
         if not mine:
             return 0
         context = StoreContext.load(store_id)
-        with context.orderdesk() as client:
-            for _ in range(MAX_ROUNDS):
+        with context.orderdesk_step(Priority.SHIPMENTS) as client:
+            per_call = naive.per_call(PER_CALL)
+            for _ in range(MAX_PACKAGES // per_call):
                 with session_scope() as session:
                     rows = session.execute(
                         still_to_post(Shipment, Order.orderdesk_order_id)
                         .where(Order.store_id == store_id)
                         .order_by(Shipment.id)
-                        .limit(BATCH_ROWS)
+                        .limit(per_call)
                     ).all()
                 if not rows:
                     break
-                results = client.batch_shipments([_shipment_in(s, od) for s, od in rows])
+                results = client.batch_shipments(
+                    [_shipment_in(s, od) for s, od in rows], chunk_size=per_call
+                )
                 landed = _record_posts([s.id for s, _ in rows], results)
                 landed_ids.extend(s.id for (s, _), r in zip(rows, results, strict=True) if r.ok)
                 posted += landed

@@ -44,7 +44,7 @@ from bridge.jobs import followups, queues
 from bridge.jobs.retry import backoff_seconds, retry_after
 from bridge.models import Order, OrderEvent, Store, utcnow
 from bridge.orderdesk.payload import Order as OrderDeskOrder
-from bridge.pipeline import notes
+from bridge.pipeline import naive, notes
 from bridge.remote.errors import RemoteError
 from bridge.settings import get_settings
 from bridge.states import OrderState
@@ -407,7 +407,10 @@ def _accepted(session: Session, context: StoreContext, order: Order, outcome: Ac
         if state is OrderState.FAILED:
             message += " (the submission landed after the order was marked failed)"
         transition(session, order, OrderState.SUBMITTED, message, warehouse_ref=ref)
-        notes.later(session, order.id, notes.NoteKind.SUBMITTED)
+        late = state is OrderState.FAILED
+        notes.later(
+            session, order.id, notes.NoteKind.SUBMITTED_LATE if late else notes.NoteKind.SUBMITTED
+        )
         followups.later(session, queues.MOVE_IN_PROCESS, context.id, countdown=MOVE_DELAY_SECONDS)
     elif state in (OrderState.CANCEL_REQUESTED, OrderState.CANCELLED):
         when = "was cancelled" if state is OrderState.CANCELLED else "had a cancellation pending"
@@ -442,7 +445,7 @@ def submit_order(order_id: int) -> int:
     if context.paused:
         log.info("submit_held_paused_store", order_row=order_id, store=context.orderdesk_store_id)
         return 0
-    batch_size = max(context.capabilities.bulk_submit_max, 1)
+    batch_size = naive.per_call(context.capabilities.bulk_submit_max)
     if (
         batch_size > 1
         and settings.submit_linger_seconds

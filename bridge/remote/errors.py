@@ -55,6 +55,15 @@ class RateLimited(RemoteError):
         super().__init__(message or default, service=service, path=path, status_code=status_code)
 
 
+class OverBudget(RateLimited):
+    """Our own shared limiter would hold the caller longer than it agreed to wait; nothing was sent.
+
+    Not a failure: the partner's budget is spent for now. A task gives its worker slot back and
+    comes back after ``retry_after`` (``bridge.jobs.retry.come_back_after``), so one store with
+    an empty bucket never holds the workers other stores need.
+    """
+
+
 class TransientError(RemoteError):
     """Safe to repeat as is: a read, or a write that never left this machine."""
 

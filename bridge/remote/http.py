@@ -48,6 +48,7 @@ from bridge.metrics import EXTERNAL_CALL_SECONDS, EXTERNAL_CALLS, RATE_LIMIT_WAI
 from bridge.remote.errors import (
     AmbiguousOutcome,
     AuthError,
+    OverBudget,
     RateLimited,
     RedirectRefused,
     RemoteError,
@@ -338,7 +339,7 @@ class Sender:
         try:
             self.limiter.acquire(self.acquire_timeout)
         except RateLimitTimeout as exc:
-            raise RateLimited(
+            raise OverBudget(
                 exc.wait,
                 f"{self.service.name}: our rate limit stays closed for {exc.wait:.1f}s",
                 **self._where(path),

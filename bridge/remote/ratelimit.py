@@ -14,6 +14,12 @@ semantics inside one process. ``ServerGate`` is the limiter for APIs without a f
 
 ``RateLimiter`` is the one interface every remote call waits on (``bridge.remote.http``), for
 Order Desk stores and warehouse credentials alike.
+
+One store's bucket serves work of unequal urgency: a shipment the customer waits for, a folder
+move the merchant's rules wait for, a reconciliation read, a history note. ``Priority`` orders
+them. A caller below the top may only take a token while the bucket holds more than a reserve
+kept for the levels above it, decided inside the same atomic step as the take, so under
+sustained load the low levels fall behind and the high ones never do, across all processes.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from enum import IntEnum
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -31,6 +38,27 @@ from bridge.settings import get_settings
 
 ORDERDESK_CAPACITY = 20.0
 ORDERDESK_REFILL_PER_SECOND = 3.0
+
+
+# Tokens kept back per priority level, as a share of the bucket: with Order Desk's 20, folder
+# moves leave 2 for shipments, reconciliation 4, notes 6 (2 seconds of refill).
+RESERVE_SHARE_PER_LEVEL = 0.1
+
+
+class Priority(IntEnum):
+    """How urgent a call on a shared bucket is; lower goes first when tokens run short."""
+
+    SHIPMENTS = 0
+    FOLDERS = 1
+    RECONCILE = 2
+    NOTES = 3
+
+    def reserve(self, capacity: float) -> float:
+        """Tokens this level must leave in a bucket of ``capacity`` for the levels above it.
+
+        Never more than ``capacity - 1``, so a full bucket always serves every level.
+        """
+        return max(0.0, min(capacity * RESERVE_SHARE_PER_LEVEL * self.value, capacity - 1))
 
 
 class RateLimitError(RuntimeError):
@@ -79,8 +107,9 @@ def _acquire_blocking(limiter: RateLimiter, key: str, timeout: float | None) -> 
 
 
 # KEYS[1]: the bucket hash. ARGV: op ("acquire" | "observe" | "penalize"), capacity, refill per
-# second, op argument. Returns the wait in microseconds as a string (0 = token taken) for
-# "acquire", "0" otherwise. Lua numbers become Redis integers, hence the string.
+# second, op argument (for "acquire": the tokens to leave for higher priorities). Returns the
+# wait in microseconds as a string (0 = token taken) for "acquire", "0" otherwise. Lua numbers
+# become Redis integers, hence the string.
 _BUCKET_SCRIPT = """
 local key = KEYS[1]
 local op = ARGV[1]
@@ -100,10 +129,10 @@ local wait = 0
 if op == 'acquire' then
   if now < blocked_until then
     wait = blocked_until - now
-  elseif tokens >= 1 then
+  elseif tokens >= 1 + arg then
     tokens = tokens - 1
   else
-    wait = (1 - tokens) / rate
+    wait = (1 + arg - tokens) / rate
   end
 elseif op == 'observe' then
   tokens = math.min(tokens, math.max(arg, 0))
@@ -155,8 +184,9 @@ class RedisLeakyBucket:
             raise RateLimiterUnavailable(f"rate limiter store unreachable: {exc}") from exc
         return int(result) / 1_000_000
 
-    def try_acquire(self) -> float:
-        return self._run("acquire")
+    def try_acquire(self, reserve: float = 0.0) -> float:
+        """Take a token if more than ``reserve`` would be left; else the wait until one would."""
+        return self._run("acquire", reserve)
 
     def acquire(self, timeout: float | None = None) -> None:
         _acquire_blocking(self, self.key, timeout)
@@ -204,15 +234,16 @@ class LocalLeakyBucket:
             self._ts = now
         return now
 
-    def try_acquire(self) -> float:
+    def try_acquire(self, reserve: float = 0.0) -> float:
+        """Take a token if more than ``reserve`` would be left; else the wait until one would."""
         with self._lock:
             now = self._refill()
             if now < self._blocked_until:
                 return self._blocked_until - now
-            if self._tokens >= 1:
+            if self._tokens >= 1 + reserve:
                 self._tokens -= 1
                 return 0.0
-            return (1 - self._tokens) / self.refill_per_second
+            return (1 + reserve - self._tokens) / self.refill_per_second
 
     def acquire(self, timeout: float | None = None) -> None:
         _acquire_blocking(self, self.name, timeout)
@@ -229,6 +260,59 @@ class LocalLeakyBucket:
             now = self._refill()
             self._tokens = 0.0
             self._blocked_until = max(self._blocked_until, now + seconds)
+
+
+class Prioritized:
+    """One bucket seen by callers of one ``Priority``: same tokens, a reserve left for others."""
+
+    def __init__(self, bucket: RedisLeakyBucket | LocalLeakyBucket, priority: Priority) -> None:
+        self.bucket = bucket
+        self.priority = priority
+        self.reserve = priority.reserve(bucket.capacity)
+
+    def __repr__(self) -> str:
+        return f"Prioritized({self.bucket!r}, {self.priority.name})"
+
+    def try_acquire(self) -> float:
+        return self.bucket.try_acquire(self.reserve)
+
+    def acquire(self, timeout: float | None = None) -> None:
+        _acquire_blocking(self, repr(self.bucket), timeout)
+
+    def observe_remaining(self, remaining: int) -> None:
+        self.bucket.observe_remaining(remaining)
+
+    def penalize(self, seconds: float) -> None:
+        self.bucket.penalize(seconds)
+
+
+class Impatient:
+    """A limiter whose callers never wait longer than ``max_wait`` for a token, whatever they ask.
+
+    For a worker's step on a budget shared with other stores (a warehouse credential): past
+    ``max_wait`` the wait is ``RateLimitTimeout`` (``OverBudget`` at the sender) and the task
+    gives its slot back instead of sleeping in it.
+    """
+
+    def __init__(self, limiter: RateLimiter, max_wait: float) -> None:
+        self.limiter = limiter
+        self.max_wait = max_wait
+
+    def __repr__(self) -> str:
+        return f"Impatient({self.limiter!r}, max_wait={self.max_wait:g})"
+
+    def try_acquire(self) -> float:
+        return self.limiter.try_acquire()
+
+    def acquire(self, timeout: float | None = None) -> None:
+        wait = self.max_wait if timeout is None else min(timeout, self.max_wait)
+        self.limiter.acquire(wait)
+
+    def observe_remaining(self, remaining: int) -> None:
+        self.limiter.observe_remaining(remaining)
+
+    def penalize(self, seconds: float) -> None:
+        self.limiter.penalize(seconds)
 
 
 class ServerGate:
@@ -282,7 +366,9 @@ def local_bucket(name: str, capacity: float, refill_per_second: float) -> LocalL
     return LocalLeakyBucket(capacity, refill_per_second, name=name)
 
 
-def shared_bucket(name: str, capacity: float, refill_per_second: float) -> RateLimiter:
+def shared_bucket(
+    name: str, capacity: float, refill_per_second: float
+) -> RedisLeakyBucket | LocalLeakyBucket:
     """A bucket every process shares through Redis when the deployment has it, else per process."""
     settings = get_settings()
     if settings.redis_url:
@@ -291,14 +377,16 @@ def shared_bucket(name: str, capacity: float, refill_per_second: float) -> RateL
     return local_bucket(name, capacity, refill_per_second)
 
 
-def orderdesk_limiter(store_id: str) -> RateLimiter:
-    """The limiter for one Order Desk store (20 tokens, 3 per second unless configured)."""
+def orderdesk_limiter(store_id: str, priority: Priority = Priority.SHIPMENTS) -> RateLimiter:
+    """The limiter for one Order Desk store (20 tokens, 3 per second unless configured), as a
+    caller of ``priority`` sees it; the top priority takes any token there is."""
     settings = get_settings()
-    return shared_bucket(
+    bucket = shared_bucket(
         f"orderdesk:{store_id}",
         settings.orderdesk_bucket_size,
         settings.orderdesk_refill_per_second,
     )
+    return bucket if priority is Priority.SHIPMENTS else Prioritized(bucket, priority)
 
 
 def retry_after_seconds(value: str | None, default: float) -> float:

@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 import redis
 
 from bridge.remote.ratelimit import (
+    Impatient,
     RateLimiter,
     RateLimiterUnavailable,
     RateLimitTimeout,
@@ -247,6 +248,23 @@ class WindowedLimiter:
         if seconds > 0:
             self.bucket.penalize(seconds)
             self.window.close_for(seconds)
+
+
+class ImpatientWindowed(Impatient):
+    """``Impatient`` around a ``WindowedLimiter``: the server's window reports still reach it
+    (the sender hands them only to a limiter that takes them, ``WindowObserver``)."""
+
+    limiter: WindowedLimiter
+
+    def observe_window(self, limit: int, remaining: int, reset_seconds: float) -> None:
+        self.limiter.observe_window(limit, remaining, reset_seconds)
+
+
+def impatient(limiter: RateLimiter, max_wait: float) -> Impatient:
+    """``limiter`` for a worker's step that gives its slot back past ``max_wait`` seconds."""
+    if isinstance(limiter, WindowedLimiter):
+        return ImpatientWindowed(limiter, max_wait)
+    return Impatient(limiter, max_wait)
 
 
 @lru_cache(maxsize=8)

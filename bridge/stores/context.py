@@ -23,8 +23,15 @@ from bridge.backends.registry import backend_class, create_backend
 from bridge.db import session_scope
 from bridge.models import Store
 from bridge.orderdesk.client import OrderDeskClient
-from bridge.remote.ratelimit import RateLimiter, orderdesk_limiter, shared_bucket
-from bridge.remote.window import windowed
+from bridge.remote.ratelimit import (
+    Priority,
+    RateLimiter,
+    ServerGate,
+    orderdesk_limiter,
+    shared_bucket,
+)
+from bridge.remote.window import impatient, windowed
+from bridge.settings import get_settings
 from bridge.stores.registry import StoreRegistry
 
 
@@ -77,14 +84,24 @@ class StoreContext:
     def capabilities(self) -> Capabilities:
         return backend_class(self.backend_name).capabilities()
 
-    def orderdesk(self) -> OrderDeskClient:
+    def orderdesk(
+        self, priority: Priority = Priority.SHIPMENTS, *, max_wait: float | None = 120.0
+    ) -> OrderDeskClient:
+        """A client drawing on the store's shared bucket at ``priority``; a token that would
+        take longer than ``max_wait`` raises ``OverBudget`` instead of being waited for."""
         return OrderDeskClient(
             self.orderdesk_store_id,
             self._api_key,
-            limiter=orderdesk_limiter(self.orderdesk_store_id),
+            limiter=orderdesk_limiter(self.orderdesk_store_id, priority),
+            acquire_timeout=max_wait,
             folders=self.folders,
             on_folders=self._save_folders,
         )
+
+    def orderdesk_step(self, priority: Priority) -> OrderDeskClient:
+        """The client of a worker's step: it waits for tokens only briefly
+        (``BRIDGE_TOKEN_WAIT_SECONDS``), then gives its worker slot back (``OverBudget``)."""
+        return self.orderdesk(priority, max_wait=get_settings().token_wait_seconds)
 
     def _save_folders(self, folders: dict[str, int]) -> None:
         """Write the folder ids Order Desk just gave back to the store row's cache."""
@@ -96,6 +113,17 @@ class StoreContext:
     def backend(self) -> WarehouseBackend:
         return create_backend(
             self.backend_name, self._backend_config, limiter=self._warehouse_limiter()
+        )
+
+    def backend_step(self) -> WarehouseBackend:
+        """The backend for a worker's per-store step (a poll, an inventory read): it waits for
+        the credential's tokens only briefly (``BRIDGE_TOKEN_WAIT_SECONDS``), then gives its
+        worker slot back (``OverBudget``), as ``orderdesk_step`` does for Order Desk."""
+        limiter = self._warehouse_limiter() or ServerGate(self.backend_name)
+        return create_backend(
+            self.backend_name,
+            self._backend_config,
+            limiter=impatient(limiter, get_settings().token_wait_seconds),
         )
 
     def _warehouse_limiter(self) -> RateLimiter | None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bridge.backends.errors import ConfigError, UnknownBackend
 from bridge.backends.registry import backend_class, validate_config
 from bridge.crypto import SecretBox, get_secret_box, mask
-from bridge.models import Store
+from bridge.models import HistoryNotes, Store
 
 EDITABLE = (
     "name",
@@ -30,6 +30,7 @@ EDITABLE = (
     "active",
     "inventory_sync",
     "inventory_interval_seconds",
+    "history_notes",
 )
 
 # Order Desk's bucket is shared with everything else the store does: no faster than this.
@@ -165,6 +166,7 @@ class StoreRegistry:
             "poll_interval_seconds": store.poll_interval_seconds,
             "inventory_sync": bool(store.inventory_sync),
             "inventory_interval": store.inventory_interval_seconds,
+            "history_notes": store.history_notes,
         }
 
     def _set_backend_config(self, store: Store, backend: str, config: dict[str, Any]) -> None:
@@ -241,6 +243,10 @@ class StoreRegistry:
                 f"the {store.backend} backend does not report stock levels, so inventory sync "
                 "cannot be turned on for this store"
             )
+        notes = options.get("history_notes")
+        if notes is not None and notes not in set(HistoryNotes):
+            choices = ", ".join(policy.value for policy in HistoryNotes)
+            raise StoreError(f"history notes must be one of {choices}, not {notes!r}")
         for key, value in options.items():
             if value is not None:
                 setattr(store, key, value)

@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bridge.db import session_scope
+from bridge.history import transition
 from bridge.intake.checks import is_cancel_request
 from bridge.intake.decision import parse_od_time
 from bridge.intake.handler import handle
@@ -16,7 +18,8 @@ from bridge.intake.request import IntakeRequest
 from bridge.intake.result import IntakeResult
 from bridge.jobs import queues
 from bridge.jobs.followups import Message
-from bridge.models import Store
+from bridge.models import Order, Store
+from bridge.states import OrderState
 from tests.intake.conftest import (
     CANCEL_FOLDER_ID,
     FOLDERS,
@@ -149,3 +152,19 @@ def test_is_cancel_request(store: Store, order: dict[str, Any], expected: bool) 
 )
 def test_parse_od_time(value: str, expected: datetime | None) -> None:
     assert parse_od_time(value) == expected
+
+
+def test_a_change_after_submission_asks_for_the_merchants_note_once_sent(store: str) -> None:
+    accepted = _handle(fixture_text("typical"))
+    with session_scope() as session:
+        order = session.get_one(Order, accepted.order_row_id)
+        transition(session, order, OrderState.SUBMITTING, "test")
+        order.warehouse_ref = "WH-1001"
+        transition(session, order, OrderState.SUBMITTED, "test")
+
+    result = _handle(_text("typical", date_updated="2026-11-22 10:00:00", email="x@example.com"))
+
+    assert result.outcome == "duplicate"
+    assert result.follow_ups == [
+        Message(queues.ADD_HISTORY_NOTE, (accepted.order_row_id, "changed_after_submission"))
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -91,6 +92,7 @@ def test_pages_show_real_data_and_never_a_secret(
     assert "Retry" not in page and "cancel</button>" not in page  # shipped: nothing to do
     stores = pages["/admin/stores"].get_data(as_text=True)
     assert "****" in stores and "simulated" in stores
+    assert re.search(r'data-history-notes="\d+">problems<', stores)  # the default note policy
     for response in [*pages.values(), detail]:
         assert response.status_code == 200
         body = response.get_data(as_text=True)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from bridge.db import session_scope
 from bridge.history import transition
-from bridge.models import Order
+from bridge.models import HistoryNotes, Order, Store
 from bridge.pipeline.submit import submit_order
 from bridge.states import OrderState
 from tests.pipeline.conftest import fixture_order, order_row
@@ -35,3 +35,9 @@ def rejected(receive: Callable[..., int], reason: str = "there is no ship-to add
         order.reason = reason
         transition(session, order, OrderState.REJECTED, reason)
     return order_id
+
+
+def history_notes(store_id: int, policy: HistoryNotes) -> None:
+    """Set the store's history-notes policy (``bridge stores update --history-notes``)."""
+    with session_scope() as session:
+        session.get_one(Store, store_id).history_notes = policy.value

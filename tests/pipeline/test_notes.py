@@ -12,16 +12,17 @@ from bridge.backends.models import CancelResult
 from bridge.db import session_scope
 from bridge.history import transition
 from bridge.jobs import queues
-from bridge.models import Order
+from bridge.models import HistoryNotes, Order
 from bridge.pipeline.cancel import cancel_order, refusal
 from bridge.pipeline.notes import MissingDetail, NoteKind, add_history_note, later
 from bridge.states import OrderState
 from tests.pipeline.conftest import STORE_ID, order_row
-from tests.pipeline.support import key, od, submitted
+from tests.pipeline.support import history_notes, key, od, submitted
 from tests.pipeline.test_submit import queued
 
 
-def test_history_notes_are_written_once(receive, orderdesk) -> None:
+def test_history_notes_are_written_once(receive, orderdesk, store: int) -> None:
+    history_notes(store, HistoryNotes.ALL)
     [order_id] = submitted(receive)
     assert add_history_note(order_id, "submitted") is True
     assert add_history_note(order_id, "submitted") is False

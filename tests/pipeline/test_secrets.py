@@ -10,7 +10,7 @@ import pytest
 from bridge.crypto import SecretBox
 from bridge.db import session_scope
 from bridge.history import transition
-from bridge.models import Order, utcnow
+from bridge.models import HistoryNotes, Order, utcnow
 from bridge.pipeline.cancel import cancel_order
 from bridge.pipeline.folders import move_in_process
 from bridge.pipeline.notes import add_history_note
@@ -20,7 +20,7 @@ from bridge.pipeline.shipments import post_shipments
 from bridge.pipeline.submit import submit_order
 from bridge.states import OrderState
 from tests.pipeline.conftest import order_row
-from tests.pipeline.support import key, rejected
+from tests.pipeline.support import history_notes, key, rejected
 
 # The Order Desk API key and the warehouse config's secret fields.
 STORED_SECRETS = 2
@@ -52,6 +52,7 @@ def test_every_step_of_an_orders_life_decrypts_each_secret_at_most_once(
 ) -> None:
     first, second = receive(), receive()
     store_id = order_row(first).store_id
+    history_notes(store_id, HistoryNotes.ALL)  # so the routine note below is really written
 
     def cancel_second() -> None:
         with session_scope() as session:

@@ -1,7 +1,7 @@
 """File drop ledger: the order files written, the warehouse files consumed and their rows.
 
-Revision ID: 0006_file_drop_ledger
-Revises: 0007_inventory_and_edits
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 13:19:14.047729
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 
 import bridge.models
 
-revision: str = "0006_file_drop_ledger"
-down_revision: str | None = "0007_inventory_and_edits"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

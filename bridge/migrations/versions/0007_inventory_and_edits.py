@@ -1,7 +1,7 @@
 """Inventory sync per store (off by default) with the levels last sent; edits after submission.
 
-Revision ID: 0007_inventory_and_edits
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 13:30:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import bridge.models
 
-revision: str = "0007_inventory_and_edits"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

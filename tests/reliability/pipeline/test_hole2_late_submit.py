@@ -164,7 +164,8 @@ def test_hole2_a_submission_landing_after_the_sweeper_failed_it_is_submitted(
     ]
     assert "failed" in late.message
     notes = [_args(message) for message in _immediate(broker, queues.ADD_HISTORY_NOTE)]
-    assert [order_id, "submitted"] in notes
+    # A problem note (the merchant read the failure note), written under the default policy.
+    assert [order_id, "submitted_late"] in notes
 
 
 def test_hole2_a_submission_landing_on_a_pending_cancellation_is_cancelled_at_once(
