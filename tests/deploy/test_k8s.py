@@ -31,6 +31,7 @@ KEDA_API = "keda.sh/v1alpha1"
 BRIDGE_ADMIN_SETTING = "admin_enabled"
 CELERY_QUEUES = {"intake", "orderdesk", "poll", "maintenance"}
 WORKLOADS = ("web", "admin", "worker", "beat", "flower")
+FLOWER_COMMAND = ["celery", "-A", "bridge.jobs.flower_app", "flower", "--port=5555"]
 
 
 def _deployment(k8s_by_kind: dict, component: str) -> dict[str, Any]:
@@ -291,4 +292,4 @@ def test_hole11_flower_pod_gets_only_the_broker_and_its_login(k8s_by_kind) -> No
             }
         },
     }
-    assert container["command"] == ["celery", "-A", "bridge.jobs.flower_app", "flower", "--port=5555"]
+    assert container["command"] == FLOWER_COMMAND
