@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from bridge.jobs import sentinel_transport
+from bridge.jobs.flower import flower_environment
 from bridge.jobs.flower_app import DEFAULT_MASTER, make_flower_app
 from tests.e2e.harness import wait_until
 from tests.ha.conftest import MASTER_NAME, RedisGroup
@@ -46,3 +47,18 @@ def test_without_a_master_name_flower_asks_for_sentinels_default(
 def test_a_plain_redis_broker_gets_no_sentinel_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://10.0.0.1:6379/0")
     assert "master_name" not in make_flower_app().conf.broker_transport_options
+
+
+def test_the_launcher_hands_flower_the_master_name_and_still_no_secret() -> None:
+    env = flower_environment(
+        {
+            "BRIDGE_BROKER_URL": "sentinel://:redis-pw@10.0.0.1:26379;sentinel://10.0.0.2",
+            "BRIDGE_REDIS_SENTINEL_MASTER": MASTER_NAME,
+            "FLOWER_BASIC_AUTH": "ops:pw",
+            "BRIDGE_SECRET_KEY": "not-for-flower-0123456789abcdef",
+            "BRIDGE_DATABASE_URL": "postgresql+psycopg://bridge:db-pw@db/bridge",
+        }
+    )
+    assert env["BRIDGE_REDIS_SENTINEL_MASTER"] == MASTER_NAME
+    assert env["CELERY_BROKER_URL"].startswith("sentinel://")
+    assert not {"BRIDGE_SECRET_KEY", "BRIDGE_DATABASE_URL"} & env.keys()
