@@ -51,8 +51,9 @@ def test_tasks_running_when_the_primary_dies_are_finished_once_by_the_same_worke
     bridge, orderdesk, warehouse, redis_group: RedisGroup
 ) -> None:
     """Every warehouse call takes 1.2 s, so both of the worker's children are mid-task at the
-    kill: their acks and rejects land on the channel of the connection that just died, which is
-    the moment the stock transport raised AttributeError and the worker stopped."""
+    kill: their acks and rejects land on the channel of the connection that just died, the path
+    on which kombu's own transport can raise AttributeError and stop the worker (a race, seen in
+    2 failovers of 12; ``test_sentinel_transport`` reproduces it every time)."""
     warehouse.set_auto_ship(0.3)
     warehouse.set_faults(latency=1.2)
     start(bridge, orderdesk)
