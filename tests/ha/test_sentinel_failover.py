@@ -15,7 +15,10 @@ import signal
 
 import pytest
 import redis
+from sqlalchemy import update
 
+from bridge.db import session_scope
+from bridge.models import Lease, utcnow
 from bridge.states import OrderState
 from tests.e2e.conftest import STORE_ID, scaled
 from tests.e2e.harness import wait_until
@@ -71,20 +74,38 @@ def test_orders_a_dead_worker_left_are_sent_again_by_the_sweep_to_its_replacemen
 ) -> None:
     """The worker dies with the primary (SIGKILL, no chance to requeue anything) and a new one
     starts, as systemd or Kubernetes would start it: PostgreSQL still knows which orders are
-    ``received`` or mid-submission, and the sweeper sends them again."""
+    ``received`` or mid-submission, and the sweeper sends them again.
+
+    A store lease the dead worker held (its poll, say) blocks that step until the lease's TTL
+    runs out (up to 10 minutes, ``bridge.jobs.leases``), longer than this test waits: the test
+    lets that time pass by expiring the dead processes' leases, nothing else."""
     warehouse.set_auto_ship(0.3)
-    warehouse.set_faults(latency=0.5)
+    warehouse.set_faults(latency=0.5, paths=["/v1/orders"])
     start(bridge, orderdesk)
     keys = post(orderdesk, ORDERS)
     wait_until(lambda: _past_received() >= 3, 30, "the first submissions")
+    dead = [bridge.procs["worker"].popen.pid, *bridge.worker_children()]
     bridge.procs["worker"].signal(signal.SIGKILL)
     bridge.procs["worker"].popen.wait(10)
     at_the_kill = _kill_the_primary(redis_group)
     assert at_the_kill.get(OrderState.RECEIVED.value, 0) > 0
+    _expire_leases_of(dead)
     bridge.start_worker("replacement")
 
     finish(bridge, ORDERS, timeout=90 + 2 * ORDERS)
     _assert_shipped_once(bridge, orderdesk, warehouse, keys, worker="replacement")
+
+
+def _expire_leases_of(pids: list[int]) -> None:
+    """End now the leases these (dead) processes held: owners are ``host:pid:random``."""
+    with session_scope() as session:
+        for pid in pids:
+            session.execute(
+                update(Lease)
+                .where(Lease.owner.like(f"%:{pid}:%"))
+                .values(expires_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
 
 
 def _kill_the_primary(redis_group: RedisGroup) -> dict[str, int]:
