@@ -157,6 +157,26 @@ def release() -> str:
         return "orderdesk-bridge@unknown"
 
 
+# What the SDK's integrations may collect by themselves (sentry-sdk's ``data_collection``, which
+# replaced ``send_default_pii``): no user, cookies, bodies, frame variables, database query data
+# or queue payloads; request headers without the proxy and address ones (the SDK's own list of
+# sensitive header names applies too), and ``scrub`` still passes over whatever is sent.
+DATA_COLLECTION: dict[str, Any] = {
+    "user_info": False,
+    "cookies": {"mode": "off"},
+    "http_headers": {
+        "request": {"mode": "denylist", "terms": ["forwarded", "-ip", "remote-", "via", "-user"]}
+    },
+    "http_bodies": [],
+    "url_query_params": {"mode": "denylist"},
+    "graphql": {"document": False, "variables": False},
+    "gen_ai": {"inputs": False, "outputs": False},
+    "database_query_data": False,
+    "queues": False,
+    "stack_frame_variables": False,
+}
+
+
 def init_error_tracking(settings: Settings) -> bool:
     """Start Sentry when ``SENTRY_DSN`` is set; say whether it did."""
     if settings.sentry_dsn is None or not settings.sentry_dsn.get_secret_value():
@@ -170,9 +190,7 @@ def init_error_tracking(settings: Settings) -> bool:
         dsn=settings.sentry_dsn.get_secret_value(),
         environment=settings.env,
         release=release(),
-        send_default_pii=False,
-        include_local_variables=False,
-        max_request_body_size="never",
+        data_collection=DATA_COLLECTION,
         integrations=[FlaskIntegration(), CeleryIntegration()],
         before_send=scrubber.event,
         before_send_transaction=scrubber.event,

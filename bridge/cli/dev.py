@@ -48,8 +48,21 @@ from bridge.devrun.runner import DevOptions, DevRun, default_timeout
     f"{default_timeout(1) - default_timeout(0):.0f} per order].",
 )
 @click.option("--seed", default=0, show_default=True, help="Varies the demo orders.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve the worker's /metrics on this port [default: no metrics server, so the demo "
+    "never takes a real worker's BRIDGE_METRICS_PORT].",
+)
 def command(
-    once: bool, orders: int, data_dir: Path, port: int | None, timeout: float | None, seed: int
+    once: bool,
+    orders: int,
+    data_dir: Path,
+    port: int | None,
+    timeout: float | None,
+    seed: int,
+    metrics_port: int | None,
 ) -> None:
     """Run the bridge end to end on embedded defaults against Order Desk and warehouse simulators.
 
@@ -65,7 +78,13 @@ def command(
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         options = DevOptions(
-            data_dir=data_dir, orders=orders, once=once, port=port, timeout=timeout, seed=seed
+            data_dir=data_dir,
+            orders=orders,
+            once=once,
+            port=port,
+            timeout=timeout,
+            seed=seed,
+            metrics_port=metrics_port,
         )
         # soft_wrap: plain progress lines (no terminal) stay one line each.
         status = DevRun(options, Console(soft_wrap=True), stop).run()

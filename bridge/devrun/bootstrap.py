@@ -111,12 +111,14 @@ def admin_password(paths: DevPaths) -> str:
 
 
 def dev_environment(
-    base_env: Mapping[str, str], paths: DevPaths, orderdesk_api_url: str
+    base_env: Mapping[str, str], paths: DevPaths, orderdesk_api_url: str, metrics_port: int = 0
 ) -> dict[str, str]:
     """The environment of every child: dev mode, embedded database and broker, short intervals.
 
     Database, broker and Redis are set explicitly (not left to defaults), so a ``.env`` or an
-    exported production URL cannot make the demo write to a real deployment.
+    exported production URL cannot make the demo write to a real deployment. The worker's
+    ``/metrics`` server is off (``metrics_port`` 0) unless asked for: on its default port, 9808, a
+    demo would take the port of a real worker on the same host, or lose it to one.
     """
     env = {k: v for k, v in base_env.items() if k not in DROPPED_VARIABLES}
     env.update(DEV_INTERVALS)
@@ -129,6 +131,7 @@ def dev_environment(
         BRIDGE_ORDERDESK_API_URL=orderdesk_api_url,
         BRIDGE_LOG_FORMAT="console",
         BRIDGE_ADMIN_ENABLED="true",
+        BRIDGE_METRICS_PORT=str(metrics_port),
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -52,6 +52,8 @@ class DevOptions:
     port: int | None = None
     timeout: float | None = None
     seed: int = 0
+    # The worker's /metrics port; None: no metrics server (see bootstrap.dev_environment).
+    metrics_port: int | None = None
 
 
 class DevRunError(RuntimeError):
@@ -97,7 +99,9 @@ class DevRun:
         orderdesk = OrderDeskSimulatorClient(ports.url(ports.orderdesk))
         warehouse_url = ports.url(ports.warehouse)
         admin = bootstrap.admin_password(paths)
-        env = bootstrap.dev_environment(os.environ, paths, orderdesk.api_url)
+        env = bootstrap.dev_environment(
+            os.environ, paths, orderdesk.api_url, self.options.metrics_port or 0
+        )
         bootstrap.apply_to_this_process(env)
         self.supervisor = Supervisor(paths.log_dir, env)
         self.console.print(f"Data folder {paths.data_dir}; child logs in {paths.log_dir}/")
@@ -194,6 +198,11 @@ class DevRun:
             ("Web (intake, health)", f"{web_url}/healthz"),
             ("Admin pages", f"{web_url}/admin  ({login})"),
             ("Flower", f"{ports.url(ports.flower)}  (same login; {FLOWER_NOTE})"),
+            *(
+                [("Worker metrics", f"{ports.url(self.options.metrics_port)}/metrics")]
+                if self.options.metrics_port
+                else []
+            ),
             ("Order Desk simulator", f"{orderdesk.api_url}  (controls under /_sim/)"),
             ("Warehouse simulator", f"{warehouse_url}  (controls under /_sim/)"),
             ("Logs", f"{self.paths.log_dir}/"),

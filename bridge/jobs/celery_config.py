@@ -22,7 +22,7 @@ from celery.schedules import crontab
 from kombu import Queue
 from kombu.exceptions import OperationalError
 
-from bridge.jobs import queues
+from bridge.jobs import queues, sentinel_transport
 from bridge.jobs.dispatch import PublishError
 from bridge.settings import Settings, get_settings
 
@@ -68,9 +68,7 @@ def broker_options(settings: Settings) -> dict[str, Any]:
             "socket_timeout": 10,
         }
         if settings.broker_url.startswith("sentinel://"):
-            # Kombu asks the Sentinels for this primary, and again after a failover.
-            options["master_name"] = settings.redis_sentinel_master
-            options["sentinel_kwargs"] = {"socket_timeout": 2, "socket_connect_timeout": 2}
+            options.update(sentinel_transport.transport_options(settings.redis_sentinel_master))
         return options
     return {}
 
@@ -78,6 +76,7 @@ def broker_options(settings: Settings) -> dict[str, Any]:
 def make_celery(settings: Settings | None = None, include: Sequence[str] = ()) -> Celery:
     """The configured app; ``include`` names the modules defining its tasks (the worker's)."""
     settings = settings or get_settings()
+    sentinel_transport.register()
     submit_hard, submit_soft = submit_time_limits(settings)
     app = Celery("orderdesk_bridge", include=list(include))
     app.conf.update(

@@ -57,7 +57,7 @@ def test_hole11_compose_flower_gets_only_the_broker_and_its_login() -> None:
     (compose,) = load_yaml_documents(COMPOSE)
     flower = compose["services"]["flower"]
     assert set(flower["environment"]) == {"CELERY_BROKER_URL", "FLOWER_BASIC_AUTH"}
-    assert flower["command"] == ["celery", "flower", "--port=5555"]
+    assert flower["command"] == ["celery", "-A", "bridge.jobs.flower_app", "flower", "--port=5555"]
     assert flower["ports"] == ["127.0.0.1:5555:5555"]
 
 

@@ -31,6 +31,7 @@ KEDA_API = "keda.sh/v1alpha1"
 BRIDGE_ADMIN_SETTING = "admin_enabled"
 CELERY_QUEUES = {"intake", "orderdesk", "poll", "maintenance"}
 WORKLOADS = ("web", "admin", "worker", "beat", "flower")
+FLOWER_COMMAND = ["celery", "-A", "bridge.jobs.flower_app", "flower", "--port=5555"]
 
 
 def _deployment(k8s_by_kind: dict, component: str) -> dict[str, Any]:
@@ -274,9 +275,21 @@ def test_kustomize_renders_the_whole_set() -> None:
 def test_hole11_flower_pod_gets_only_the_broker_and_its_login(k8s_by_kind) -> None:
     container = _container(_deployment(k8s_by_kind, "flower"))
     assert "envFrom" not in container
-    env = {item["name"]: item["valueFrom"]["secretKeyRef"] for item in container["env"]}
+    env = {item["name"]: item["valueFrom"] for item in container["env"]}
     assert env == {
-        "CELERY_BROKER_URL": {"name": "orderdesk-bridge", "key": "BRIDGE_BROKER_URL"},
-        "FLOWER_BASIC_AUTH": {"name": "orderdesk-bridge", "key": "FLOWER_BASIC_AUTH"},
+        "CELERY_BROKER_URL": {
+            "secretKeyRef": {"name": "orderdesk-bridge", "key": "BRIDGE_BROKER_URL"}
+        },
+        "FLOWER_BASIC_AUTH": {
+            "secretKeyRef": {"name": "orderdesk-bridge", "key": "FLOWER_BASIC_AUTH"}
+        },
+        # Not a secret: the name of the Sentinel-watched primary, for a sentinel:// broker.
+        "BRIDGE_REDIS_SENTINEL_MASTER": {
+            "configMapKeyRef": {
+                "name": "orderdesk-bridge-config",
+                "key": "BRIDGE_REDIS_SENTINEL_MASTER",
+                "optional": True,
+            }
+        },
     }
-    assert container["command"] == ["celery", "flower", "--port=5555"]
+    assert container["command"] == FLOWER_COMMAND

@@ -96,7 +96,14 @@ def test_hole11_flower_gets_only_the_broker_and_its_login(tmp_path: Path) -> Non
     )
     assert started.returncode == 0
     # The password and the broker URL reach Flower through its environment, not its argv.
-    assert witness.read_text().split() == ["flower", "--address=127.0.0.1", "--port=5555"]
+    # The app is Flower's own, settings-free one (bridge.jobs.flower_app), never the workers'.
+    assert witness.read_text().split() == [
+        "-A",
+        "bridge.jobs.flower_app",
+        "flower",
+        "--address=127.0.0.1",
+        "--port=5555",
+    ]
     received = dict(
         line.split("=", 1) for line in (tmp_path / "celery-env").read_text().splitlines()
     )

@@ -17,7 +17,14 @@ import pytest
 import requests
 from werkzeug.security import check_password_hash
 
-from tests.devrun.support import VENV_BIN, clean_environment, processes_with, tail, wait_for
+from tests.devrun.support import (
+    VENV_BIN,
+    clean_environment,
+    free_port,
+    processes_with,
+    tail,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +69,8 @@ def test_once_ships_ten_orders_from_a_fresh_directory(tmp_path: Path, dev_data_d
     assert _query(dev_data_dir, "SELECT count(*) FROM shipments")[0][0] >= 10
     for name in CHILDREN:
         assert (dev_data_dir / "logs" / f"{name}.log").is_file(), name
+    # Not asked for: the worker served no /metrics, so it never took a real worker's 9808.
+    assert "worker_metrics" not in (dev_data_dir / "logs" / "worker.log").read_text()
     assert processes_with("BRIDGE_DATA_DIR", str(dev_data_dir)) == []
     # Everything lives in the data folder (kombu's broker control files included).
     assert sorted(p.name for p in tmp_path.iterdir()) == ["var"]
@@ -72,6 +81,36 @@ def test_once_ships_ten_orders_from_a_fresh_directory(tmp_path: Path, dev_data_d
     assert f"user admin, password in {password_file}" in result.stdout
     ((stored,),) = _query(dev_data_dir, "SELECT password_hash FROM admin_users WHERE name='admin'")
     assert stored.startswith("scrypt:") and check_password_hash(stored, password)
+
+
+def test_metrics_port_serves_the_workers_metrics_only_when_asked(
+    tmp_path: Path, dev_data_dir: Path
+) -> None:
+    port = free_port()
+    with subprocess.Popen(
+        [BRIDGE, "dev", "--once", "--orders", "3", "--metrics-port", str(port)],
+        cwd=tmp_path,
+        env=clean_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as run:
+        url = f"http://127.0.0.1:{port}/metrics"
+        bodies: list[str] = []
+        assert wait_for(lambda: _scraped(url, bodies), 180), "the worker never served /metrics"
+        output, _ = run.communicate(timeout=240)
+    assert run.returncode == 0, output
+    assert f"Worker metrics        {url}" in output
+    assert "bridge_gauges_up" in bodies[-1]
+
+
+def _scraped(url: str, bodies: list[str]) -> bool:
+    try:
+        response = requests.get(url, timeout=2)
+    except requests.RequestException:
+        return False
+    bodies.append(response.text)
+    return response.ok
 
 
 def test_once_lists_the_orders_still_unshipped_at_the_deadline(

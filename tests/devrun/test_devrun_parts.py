@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bridge.backends.fulfillment import to_fulfillment_order
+from bridge.devrun import bootstrap
 from bridge.devrun.progress import NOT_RECEIVED, OrderStatus, ProgressDisplay, Snapshot
 from bridge.devrun.samples import sample_orders
 from bridge.devrun.supervisor import Supervisor
@@ -84,3 +85,14 @@ def test_without_a_terminal_one_line_is_printed_per_change() -> None:
     assert "shipped=2" in lines[1]
     assert not waiting.all_shipped and done.all_shipped
     assert [o.orderdesk_order_id for o in waiting.unfinished()] == ["1", "2"]
+
+
+def test_the_dev_worker_serves_no_metrics_unless_asked(tmp_path: Path) -> None:
+    """A production 9808 in the caller's environment is not inherited: the demo's worker would
+    otherwise take a real worker's port, or fail to get it."""
+    paths = bootstrap.DevPaths(tmp_path)
+    parent = {"BRIDGE_METRICS_PORT": "9808"}
+    off = bootstrap.dev_environment(parent, paths, "http://127.0.0.1:1/api/v2")
+    asked = bootstrap.dev_environment(parent, paths, "http://127.0.0.1:1/api/v2", 19808)
+    assert off["BRIDGE_METRICS_PORT"] == "0"
+    assert asked["BRIDGE_METRICS_PORT"] == "19808"

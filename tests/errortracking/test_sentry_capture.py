@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import warnings
 import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -101,6 +102,7 @@ def ingest(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ingest]:
     sentry_sdk.get_client().close(timeout=2)
     sentry_sdk.get_global_scope().set_client(None)
     server.server.shutdown()
+    server.server.server_close()
 
 
 def _flushed(ingest: Ingest) -> bytes:
@@ -147,6 +149,11 @@ def test_a_failing_flask_route_reaches_sentry_scrubbed(ingest: Ingest) -> None:
     # Scrubbing leaves what Sentry needs to file the event.
     assert event["sdk"]["name"].startswith("sentry.python")  # type: ignore[index]
     assert event["contexts"]["runtime"]["name"] == "CPython"  # type: ignore[index]
+    # data_collection: no frame's local variables, no request body, no cookies, no user.
+    frames = event["exception"]["values"][-1]["stacktrace"]["frames"]  # type: ignore[index]
+    assert frames and not [frame for frame in frames if "vars" in frame]
+    assert not {"data", "cookies"} & event["request"].keys()  # type: ignore[union-attr]
+    assert "user" not in event
     _assert_clean(sent)
 
 
@@ -168,6 +175,14 @@ def test_a_failing_celery_task_reaches_sentry_scrubbed(ingest: Ingest) -> None:
     assert event["exception"]["values"][-1]["type"] == "ValueError"  # type: ignore[index]
     assert "could not ship to" in event["exception"]["values"][-1]["value"]  # type: ignore[index]
     _assert_clean(sent)
+
+
+def test_starting_sentry_warns_of_nothing(ingest: Ingest) -> None:
+    """sentry-sdk deprecated ``send_default_pii`` for ``data_collection``; the bridge uses the
+    current options, so starting it raises no DeprecationWarning (made an error here)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert errortracking.init_error_tracking(Settings())
 
 
 def test_without_a_dsn_nothing_starts(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,7 +37,7 @@ class RedisGroup:
         port = free_port()
         self.servers[port] = _spawn(
             self.folder / f"redis-{port}.log",
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", *SCRATCH, *args],
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", *self._scratch, *args],
         )
         wait_until(lambda: _pings(port), 10, f"redis-server on {port}")
         return port
@@ -57,6 +57,11 @@ class RedisGroup:
         )
         wait_until(lambda: _pings(port), 10, f"redis-sentinel on {port}")
         return port
+
+    @property
+    def _scratch(self) -> tuple[str, ...]:
+        """Nothing kept on disk, and the file a syncing replica writes goes to ``folder``."""
+        return (*SCRATCH, "--dir", str(self.folder))
 
     @property
     def url(self) -> str:
