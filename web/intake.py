@@ -62,7 +62,7 @@ class Publisher:
                 log.warning(
                     "enqueue_skipped", reason="broker down", task=message.task, args=message.args
                 )
-            elif not all(followups.publish([message])):
+            elif not all(followups.hand_off([message])):
                 with self._lock:
                     self._down_until = time.monotonic() + BROKER_DOWN_SECONDS
 

@@ -14,6 +14,8 @@ QUEUE_MAINTENANCE = "maintenance"
 ALL_QUEUES = (QUEUE_INTAKE, QUEUE_ORDERDESK, QUEUE_POLL, QUEUE_MAINTENANCE)
 
 SUBMIT_ORDER = "bridge.submit_order"
+# Sends each order the intake queued in Redis its submit (bridge.jobs.handoff).
+DRAIN_NEW_ORDERS = "bridge.drain_new_orders"
 CANCEL_ORDER = "bridge.cancel_order"
 MOVE_IN_PROCESS = "bridge.move_in_process"
 POST_SHIPMENTS = "bridge.post_shipments"
@@ -29,6 +31,7 @@ RETENTION = "bridge.retention"
 
 ROUTES = {
     SUBMIT_ORDER: QUEUE_INTAKE,
+    DRAIN_NEW_ORDERS: QUEUE_INTAKE,
     CANCEL_ORDER: QUEUE_INTAKE,
     MOVE_IN_PROCESS: QUEUE_ORDERDESK,
     POST_SHIPMENTS: QUEUE_ORDERDESK,
