@@ -1,10 +1,11 @@
 """``POST /webhooks/orderdesk``: the HTTP side of the intake, kept thin around ``bridge.intake``.
 
 It bounds the body (413 beyond ``max_body_bytes`` whether or not a Content-Length was sent),
-parses the form itself, hands over to the core, answers, and only then publishes the work the
-core committed, after the answer has gone out, so a dead broker (kombu spends seconds giving up
-on a refused connection) never holds up Order Desk's request; anything not published is found
-again by the sweeper, because the database row is the truth.
+parses the form itself, hands over to the core, answers, and only then sends the work the core
+committed (``followups.hand_off``: a new order goes onto the workers' Redis list), after the
+answer has gone out, so a dead broker (kombu spends seconds giving up on a refused connection)
+never holds up Order Desk's request; anything not sent is found again by the sweeper, because
+the database row is the truth.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class Publisher:
                 log.warning(
                     "enqueue_skipped", reason="broker down", task=message.task, args=message.args
                 )
-            elif not all(followups.publish([message])):
+            elif not all(followups.hand_off([message])):
                 with self._lock:
                     self._down_until = time.monotonic() + BROKER_DOWN_SECONDS
 

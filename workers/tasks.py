@@ -27,6 +27,7 @@ from bridge.pipeline import (
     edits,
     folders,
     inventory,
+    newwork,
     notes,
     parking,
     poll,
@@ -122,6 +123,11 @@ per_store = {
 @app.task(name=queues.SUBMIT_ORDER, base=BridgeTask)
 def submit_order(order_id: int) -> int:
     return submit.submit_order(order_id)
+
+
+@app.task(name=queues.DRAIN_NEW_ORDERS, base=BridgeTask)
+def drain_new_orders() -> int:
+    return newwork.drain_new_orders()
 
 
 @app.task(name=queues.CANCEL_ORDER, base=BridgeTask)

@@ -149,5 +149,39 @@ def accept_new_order(
 
 
 def _execute(engine: Engine, parameters: Mapping[str, Any]) -> int | None:
-    with engine.connect() as connection:
-        return connection.exec_driver_sql(ACCEPT_NEW_ORDER, parameters).scalar()
+    # The pooled driver connection itself, not a SQLAlchemy Connection: for one statement with
+    # twenty parameters, SQLAlchemy's execution layer cost more CPU than psycopg's own work
+    # (0.43 ms of CPU per accept through ``exec_driver_sql`` against 0.18 ms on the driver
+    # connection, measured on the loaded 2-core box).
+    # Driver errors are wrapped as SQLAlchemy wraps them (``DBAPIError``, a dead connection
+    # invalidated and flagged), so the retry above and the handler's outage answer still work.
+    dialect = engine.dialect
+    try:
+        connection = engine.raw_connection()
+    except dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(engine, exc, dialect.is_disconnect(exc, None, None)) from exc
+    try:
+        cursor = connection.cursor()
+        cursor.execute(ACCEPT_NEW_ORDER, parameters)
+        row = cursor.fetchone()
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, connection.dbapi_connection, None)
+        if lost:
+            connection.invalidate(exc)
+        raise _wrapped(engine, exc, lost) from exc
+    finally:
+        connection.close()
+    return None if row is None else row[0]
+
+
+def _wrapped(engine: Engine, exc: Exception, lost: bool) -> DBAPIError:
+    """The driver's error as SQLAlchemy's ``DBAPIError`` subclass, flagged if the link is gone."""
+    dialect = engine.dialect
+    return DBAPIError.instance(
+        ACCEPT_NEW_ORDER,
+        None,
+        exc,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )

@@ -14,6 +14,8 @@ QUEUE_MAINTENANCE = "maintenance"
 ALL_QUEUES = (QUEUE_INTAKE, QUEUE_ORDERDESK, QUEUE_POLL, QUEUE_MAINTENANCE)
 
 SUBMIT_ORDER = "bridge.submit_order"
+# Sends each order the intake queued in Redis its submit (bridge.jobs.handoff).
+DRAIN_NEW_ORDERS = "bridge.drain_new_orders"
 CANCEL_ORDER = "bridge.cancel_order"
 PUSH_EDIT = "bridge.push_edit"
 MOVE_IN_PROCESS = "bridge.move_in_process"
@@ -30,6 +32,7 @@ RETENTION = "bridge.retention"
 
 ROUTES = {
     SUBMIT_ORDER: QUEUE_INTAKE,
+    DRAIN_NEW_ORDERS: QUEUE_INTAKE,
     CANCEL_ORDER: QUEUE_INTAKE,
     # A merchant's correction should reach the warehouse before it picks the order.
     PUSH_EDIT: QUEUE_INTAKE,

@@ -14,6 +14,7 @@ import redis
 from sqlalchemy import select
 
 from bridge.db import session_scope
+from bridge.jobs import handoff
 from bridge.models import Order, OrderEvent
 from bridge.states import OrderState
 from tests.e2e.conftest import STORE_ID, scaled
@@ -118,7 +119,9 @@ def test_redis_flushed_with_work_queued_is_recovered_by_the_sweeper(
     keys = post(orderdesk, count)
     wait_until(lambda: in_state(OrderState.RECEIVED) == count, 30, "all orders received")
     client = redis.Redis.from_url(broker_url)
-    wait_until(lambda: client.llen("intake") == count, 10, "submissions queued")
+    # The intake hands new orders over on one Redis list (bridge.jobs.handoff), woken drains
+    # aside: flushing loses both, and only the sweeper is left to find the orders.
+    wait_until(lambda: client.llen(handoff.NEW_ORDERS_KEY) == count, 10, "orders handed over")
     client.flushdb()
     bridge.start_worker()
     bridge.start_beat()

@@ -11,7 +11,7 @@ import pytest
 import redis
 import requests
 
-from bridge.jobs import queues
+from bridge.jobs import handoff, queues
 from bridge.models import Order, WebhookReceipt
 from bridge.settings import get_settings
 from bridge.sim.orderdesk import OrderDeskSimulator
@@ -37,6 +37,14 @@ def _messages(redis_url: str, queue: str) -> list[dict]:
     client = redis.Redis.from_url(redis_url)
     try:
         return [json.loads(raw) for raw in client.lrange(queue, 0, -1)]
+    finally:
+        client.close()
+
+
+def _handed_over(redis_url: str) -> list[int]:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return [int(raw) for raw in client.lrange(handoff.NEW_ORDERS_KEY, 0, -1)]
     finally:
         client.close()
 
@@ -80,11 +88,11 @@ def test_twenty_concurrent_deliveries_make_one_row_and_one_submission(
     ours = [r.outcome for r in receipts() if r.orderdesk_order_id == "48211937"]
     assert sorted(ours) == ["accepted"] + ["duplicate"] * 19
     row_id = order_row("48211937").id
+    # Handed to the workers once (bridge.jobs.handoff): on the list, with one wake message.
+    assert _handed_over(broker_url).count(row_id) == 1
+    assert len(_handed_over(broker_url)) == 1 + store_known
     messages = _messages(broker_url, queues.QUEUE_INTAKE)
-    assert len(messages) == 1 + store_known
-    submissions = [m for m in messages if m["headers"]["argsrepr"] == f"[{row_id}]"]
-    assert len(submissions) == 1
-    assert submissions[0]["headers"]["task"] == queues.SUBMIT_ORDER
+    assert [m["headers"]["task"] for m in messages] == [queues.DRAIN_NEW_ORDERS]
     assert API_KEY not in log
     assert log.count('"event": "webhook"') == 20 + store_known
 
@@ -138,7 +146,9 @@ def test_orders_created_in_the_simulator_are_accepted_end_to_end(
     ]
     server.stop()
     tasks = [m["headers"]["task"] for m in _messages(broker_url, queues.QUEUE_INTAKE)]
-    assert sorted(tasks) == [queues.SUBMIT_ORDER] * 2
+    assert tasks == [queues.DRAIN_NEW_ORDERS]
+    accepted_rows = sorted(order_row(order["id"]).id for order in created[:2])
+    assert sorted(_handed_over(broker_url)) == accepted_rows
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from bridge.jobs import queues
 
 PUBLISHED_NAMES = {
     "SUBMIT_ORDER": "bridge.submit_order",
+    "DRAIN_NEW_ORDERS": "bridge.drain_new_orders",
     "CANCEL_ORDER": "bridge.cancel_order",
     "PUSH_EDIT": "bridge.push_edit",
     "MOVE_IN_PROCESS": "bridge.move_in_process",

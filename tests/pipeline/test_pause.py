@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
+import redis
 import structlog
 from click.testing import CliRunner, Result
 from flask.testing import FlaskClient
@@ -19,7 +20,7 @@ from flask.testing import FlaskClient
 from bridge.cli import main
 from bridge.db import session_scope
 from bridge.history import transition
-from bridge.jobs import queues
+from bridge.jobs import handoff, queues
 from bridge.models import Order, utcnow
 from bridge.ops.operations import request_cancel
 from bridge.orderdesk.webhook import sign_order
@@ -69,6 +70,15 @@ def webhook(orderdesk: OrderDeskSimulator, store: int) -> Callable[[], int]:
     return post
 
 
+def handed_over(broker: str) -> list[int]:
+    """Row ids on the intake's hand-off list (bridge.jobs.handoff), oldest first."""
+    client = redis.Redis.from_url(broker)
+    try:
+        return [int(raw) for raw in reversed(client.lrange(handoff.NEW_ORDERS_KEY, 0, -1))]
+    finally:
+        client.close()
+
+
 def test_a_paused_store_takes_orders_in_and_sends_them_on_resume(
     webhook: Callable[[], int],
     warehouse: WarehouseSimulator,
@@ -88,7 +98,9 @@ def test_a_paused_store_takes_orders_in_and_sends_them_on_resume(
 
     held = webhook()
     assert order_row(held).state == OrderState.RECEIVED
-    assert queued_tasks(broker, queues.QUEUE_INTAKE) == [queues.SUBMIT_ORDER]  # intake as usual
+    # Intake as usual: the order is handed to the workers, with a wake message for the drain.
+    assert handed_over(broker) == [held]
+    assert queued_tasks(broker, queues.QUEUE_INTAKE) == [queues.DRAIN_NEW_ORDERS]
 
     assert submit_order(held) == 0
     assert order_row(held).attempts == 0  # no attempt counted
@@ -111,7 +123,10 @@ def test_a_paused_store_takes_orders_in_and_sends_them_on_resume(
     resumed = run("stores", "resume", STORE_ID)
     assert resumed.exit_code == 0, resumed.output
     assert "1 waiting order(s) sent for submission" in resumed.output
-    assert queued_tasks(broker, queues.QUEUE_INTAKE) == [queues.SUBMIT_ORDER] * 2
+    assert queued_tasks(broker, queues.QUEUE_INTAKE) == [
+        queues.SUBMIT_ORDER,
+        queues.DRAIN_NEW_ORDERS,
+    ]
     assert order_row(held).enqueued_at is not None  # the sweeper will not double it
 
     assert submit_order(held) == 1
