@@ -571,8 +571,9 @@ def chart(results: list[Result], path: Path) -> None:
 def scenarios(orders: int, naive_orders: int, workers: list[int], stores: int) -> list[Scenario]:
     most = max(workers)
     runs = [Scenario(f"batched-{w}w", "batched", w, orders) for w in workers]
-    runs.append(Scenario(f"naive-{most}w", "naive", most, naive_orders))
-    runs.append(Scenario(f"batched-{most}w-same-size-as-naive", "batched", most, naive_orders))
+    if naive_orders:
+        runs.append(Scenario(f"naive-{most}w", "naive", most, naive_orders))
+        runs.append(Scenario(f"batched-{most}w-same-size-as-naive", "batched", most, naive_orders))
     if stores > 1:
         runs.append(Scenario(f"{stores}-stores-{most}w", "batched", most, orders, stores - 1))
     return runs
@@ -584,14 +585,14 @@ def scenarios(orders: int, naive_orders: int, workers: list[int], stores: int) -
     "--naive-orders",
     default=200,
     show_default=True,
-    help="Orders in the naive run (one warehouse call per order at 40/min is slow).",
+    help="Orders in the naive run (one warehouse call per order at 40/min is slow); 0: none.",
 )
 @click.option("--workers", default="1,2,4", show_default=True, help="Worker processes to try.")
 @click.option(
     "--stores",
     default=10,
     show_default=True,
-    help="Stores in the fairness run: one bursts, the others send 10 orders each.",
+    help="Stores in the fairness run: one bursts, the others send 10 orders each; 1: none.",
 )
 @click.option("--orderdesk-latency", default=0.08, show_default=True)
 @click.option("--warehouse-latency", default=0.15, show_default=True)
