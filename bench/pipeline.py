@@ -72,6 +72,7 @@ TARGETS = {
     "orderdesk_calls_per_order": ("<=", 0.05),
     "warehouse_calls_per_order": ("<=", 0.05),
     "webhook_to_submitted_p95_s": ("<", 60.0),
+    "steady_webhook_to_submitted_p95_s": ("<", 3.0),
     "burst_seconds": ("<=", 360.0),
     "orderdesk_429": ("==", 0),
     "warehouse_429": ("==", 0),
@@ -84,7 +85,8 @@ TARGETS = {
 @dataclass(frozen=True)
 class Scenario:
     """One run: ``burst`` orders from the first store, then ``small_stores`` more stores sending
-    ``small_orders`` each a few seconds into the burst, all on one ShipStation credential."""
+    ``small_orders`` each a few seconds into the burst, all on one ShipStation credential.
+    With a ``rate`` the first store's orders come one by one at that many a second instead."""
 
     name: str
     mode: str
@@ -92,6 +94,7 @@ class Scenario:
     burst: int
     small_stores: int = 0
     small_orders: int = 10
+    rate: float = 0.0
 
     @property
     def total(self) -> int:
@@ -303,11 +306,23 @@ class Run:
         for number, store_id in enumerate(self.stores[1:], start=1):
             jobs += [(store_id, o) for o in sample_orders(number, self.scenario.small_orders)]
 
-        def create(store_id: str, order: dict[str, Any]) -> None:
-            orderdesk.create_order(store_id, order, folder_name="New", fire_rule=False)
+        def create(store_id: str, order: dict[str, Any]) -> str:
+            return orderdesk.create_order(store_id, order, folder_name="New", fire_rule=False)["id"]
 
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda job: create(*job), jobs))
+            self.first_store_orders = list(pool.map(lambda job: create(*job), jobs))[
+                : self.scenario.burst
+            ]
+
+    def _post(self, orderdesk: OrderDeskSimulatorClient) -> int:
+        """Fire the rule: the whole folder at once, or order by order at the scenario's rate."""
+        if not self.scenario.rate:
+            return orderdesk.post_folder(self.stores[0], "New")
+        start = time.monotonic()
+        for index, order_id in enumerate(self.first_store_orders):
+            time.sleep(max(0.0, start + index / self.scenario.rate - time.monotonic()))
+            orderdesk.post_order(self.stores[0], order_id)
+        return len(self.first_store_orders)
 
     def _measure(self, children: Children, database: str) -> Result:
         orderdesk = self._start_simulators(children)
@@ -320,7 +335,7 @@ class Run:
         orderdesk.reset_log()
         self.warehouse_log_start = len(self._warehouse_log())
         started = time.time()
-        posted = orderdesk.post_folder(self.stores[0], "New")
+        posted = self._post(orderdesk)
         if self.scenario.small_stores:
             time.sleep(3)
             posted += sum(orderdesk.post_folder(store_id, "New") for store_id in self.stores[1:])
@@ -474,6 +489,7 @@ def show(result: Result) -> None:
     s = result.scenario
     submitted = result.latency["webhook_to_submitted_s"]
     print(f"  {s.name}: {result.orders} orders in {result.seconds:.0f} s")
+    p95_target = "steady_webhook_to_submitted_p95_s" if s.rate else "webhook_to_submitted_p95_s"
     rows = [
         ("orders_per_hour", result.orders_per_hour, f"{result.orders_per_hour:,.0f} orders/hour"),
         (
@@ -494,7 +510,7 @@ def show(result: Result) -> None:
         ("orderdesk_429", result.orderdesk_429, f"{result.orderdesk_429} Order Desk 429s"),
         ("warehouse_429", result.warehouse_429, f"{result.warehouse_429} warehouse 429s"),
         (
-            "webhook_to_submitted_p95_s",
+            p95_target,
             submitted.get("p95", float("nan")),
             f"webhook->submitted p50 {submitted.get('p50')} s, p95 {submitted.get('p95')} s,"
             f" p99 {submitted.get('p99')} s",
@@ -514,6 +530,9 @@ def show(result: Result) -> None:
                 f"small stores webhook->submitted p95 {small['p95']} s",
             )
         )
+    if s.rate:
+        # A trickle says nothing about capacity: only its latency and costs are measured.
+        rows = [row for row in rows if row[0] not in ("orders_per_hour", "burst_seconds")]
     for name, value, text in rows:
         print(f"    {text:<62} {meets(name, value)}")
     for name in ("webhook_to_in_process_s", "shipped_to_posted_s"):
@@ -534,7 +553,11 @@ def chart(results: list[Result], path: Path) -> None:
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     for mode in ("batched", "naive"):
         runs = sorted(
-            (r for r in results if r.scenario.mode == mode and not r.scenario.small_stores),
+            (
+                r
+                for r in results
+                if r.scenario.mode == mode and not r.scenario.small_stores and not r.scenario.rate
+            ),
             key=lambda r: r.scenario.workers,
         )
         if runs:
@@ -568,9 +591,13 @@ def chart(results: list[Result], path: Path) -> None:
     plt.close(figure)
 
 
-def scenarios(orders: int, naive_orders: int, workers: list[int], stores: int) -> list[Scenario]:
+def scenarios(
+    orders: int, naive_orders: int, workers: list[int], stores: int, steady: int
+) -> list[Scenario]:
     most = max(workers)
     runs = [Scenario(f"batched-{w}w", "batched", w, orders) for w in workers]
+    if steady:
+        runs.append(Scenario(f"steady-1-per-s-{most}w", "batched", most, steady, rate=1.0))
     if naive_orders:
         runs.append(Scenario(f"naive-{most}w", "naive", most, naive_orders))
         runs.append(Scenario(f"batched-{most}w-same-size-as-naive", "batched", most, naive_orders))
@@ -594,6 +621,12 @@ def scenarios(orders: int, naive_orders: int, workers: list[int], stores: int) -
     show_default=True,
     help="Stores in the fairness run: one bursts, the others send 10 orders each; 1: none.",
 )
+@click.option(
+    "--steady",
+    default=120,
+    show_default=True,
+    help="Orders in the steady run at 1 order/s (latency at a trickle); 0: none.",
+)
 @click.option("--orderdesk-latency", default=0.08, show_default=True)
 @click.option("--warehouse-latency", default=0.15, show_default=True)
 @click.option("--warehouse-per-minute", default=40, show_default=True)
@@ -616,6 +649,7 @@ def main(
     naive_orders: int,
     workers: str,
     stores: int,
+    steady: int,
     orderdesk_latency: float,
     warehouse_latency: float,
     warehouse_per_minute: int,
@@ -630,7 +664,7 @@ def main(
     # A SIGTERM (timeout, CI) must unwind the runs so their processes and databases go too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
     if quick:
-        orders, naive_orders, workers, stores = 40, 10, "1", 3
+        orders, naive_orders, workers, stores, steady = 40, 10, "1", 3, 10
     options = Options(
         orderdesk_latency=orderdesk_latency,
         warehouse_latency=warehouse_latency,
@@ -642,7 +676,7 @@ def main(
     )
     worker_counts = [int(n) for n in workers.split(",")]
     results = []
-    for scenario in scenarios(orders, naive_orders, worker_counts, stores):
+    for scenario in scenarios(orders, naive_orders, worker_counts, stores, steady):
         print(f"{scenario.name}: {scenario.total} orders, {scenario.workers} worker processes")
         with tempfile.TemporaryDirectory(prefix="bridge-bench-") as logs:
             results.append(Run(scenario, options, Path(logs)).execute())
