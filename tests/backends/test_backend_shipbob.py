@@ -6,7 +6,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import requests
 from structlog.testing import capture_logs
 
 from bridge.backends.errors import InvalidState, NotFound, ValidationError
@@ -301,28 +300,6 @@ def test_list_orders_reads_a_creation_window_by_pages(sim, backend, monkeypatch)
     window = list(backend.list_orders(middle - timedelta(hours=1), middle))
     assert [o.ref for o in window] == [r.ref for r in early]
     assert list(backend.list_orders(middle - timedelta(days=2), middle - timedelta(days=1))) == []
-
-
-def test_the_simulator_filters_orders_as_shipbob_does(sim, backend):
-    for n in range(3):
-        backend.submit(make_order(f"90{n}"), f"od-1-90{n}")
-    url, auth = f"{sim.url}{V}/order", {"Authorization": f"Bearer {TOKEN}"}
-
-    def keys(**params):
-        response = requests.get(url, params=params, headers=auth, timeout=5)
-        assert response.status_code == 200, response.text
-        return [order["reference_id"] for order in response.json()]
-
-    assert keys(ReferenceIds="od-1-902, od-1-900,od-1-nope", SortOrder="Oldest") == [
-        "od-1-900",
-        "od-1-902",
-    ]
-    assert len(keys(StartDate="2020-01-01T00:00:00Z")) == 3
-    assert keys(EndDate="2020-01-01T00:00:00Z") == []
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    assert keys(StartDate=tomorrow) == []
-    refused = requests.get(url, params={"StartDate": "last week"}, headers=auth, timeout=5)
-    assert refused.status_code == 400 and "StartDate" in refused.json()["message"]
 
 
 class RecordingGate(ServerGate):
