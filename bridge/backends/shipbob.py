@@ -12,6 +12,9 @@ What shapes this module:
 * The change feed is ShipBob's own acknowledgement cursor: orders with tracking that we have not
   yet marked uploaded. ``acknowledge`` marks them, and the core calls it only once Order Desk has
   the shipment, so a crash between the two only makes the feed repeat what the core dedupes.
+* The order list filters by many ``ReferenceIds`` at once and by creation date
+  (``StartDate``/``EndDate``), and each order arrives with all its shipments: a bulk lookup and
+  an audit's listing cost pages, not one call per order.
 * 150 requests a minute per user and application; a 429 says how long to wait in
   ``x-retry-after`` and every answer counts down ``x-remaining-calls``.
 """
@@ -33,6 +36,7 @@ from bridge.backends.base import (
     Capabilities,
     ChangeFeed,
     Idempotency,
+    LookupHints,
     RateSpec,
     WarehouseBackend,
 )
@@ -59,6 +63,9 @@ from bridge.remote.ratelimit import LocalLeakyBucket, RateLimiter
 SERVICE = "ShipBob"
 MAX_PAGE_SIZE = 250
 ACK_CHUNK = 100
+# Keys per ``ReferenceIds`` filter: our keys are ~20 characters, so a query stays near 2 KB,
+# well inside what proxies accept in a URL.
+REFERENCE_CHUNK = 100
 RATE_PER_MINUTE = 150
 CHANNEL_HEADER = "shipbob_channel_id"
 REMAINING_HEADER = "x-remaining-calls"
@@ -81,6 +88,19 @@ def parse_time(value: Any) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def api_time(moment: datetime, *, round_up: bool = False) -> str:
+    """A moment as ShipBob's date filters take it: ISO 8601 in UTC to the second.
+
+    ``round_up`` moves a fraction of a second to the next second, so the end of a window
+    truncated to seconds still holds an order created in its last moments.
+    """
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    whole = aware.astimezone(UTC).replace(microsecond=0)
+    if round_up and whole < aware:
+        whole += timedelta(seconds=1)
+    return whole.isoformat().replace("+00:00", "Z")
 
 
 def _shipped_quantity(product: dict[str, Any]) -> int:
@@ -161,6 +181,7 @@ def remote_order(data: dict[str, Any], *, unacknowledged_only: bool = False) -> 
         ref=RemoteRef(remote_id=str(data["id"]), key=str(data.get("reference_id") or "")),
         status=settle_status(shipbob_order_status(statuses), lines, status_of),
         raw_status=", ".join(statuses) or str(data.get("status") or ""),
+        order_number=str(data.get("order_number") or ""),
         updated_at=max((m for m in moments if m is not None), default=None),
         shipments=shipments,
     )
@@ -210,6 +231,8 @@ class ShipBobBackend(WarehouseBackend):
     config: ShipBobConfig
     # Seconds to wait for an answer; not in the store config, whose keys are a contract.
     timeout_seconds: ClassVar[float] = 30.0
+    # Orders a listing page asks for (ShipBob's most); tests lower it to span pages cheaply.
+    page_size: ClassVar[int] = MAX_PAGE_SIZE
 
     def __init__(
         self,
@@ -397,12 +420,52 @@ class ShipBobBackend(WarehouseBackend):
     def get(self, ref: RemoteRef) -> RemoteOrder:
         return remote_order(self.api.read(f"/order/{ref.remote_id}"))
 
+    def _listing(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every order a filtered listing holds, oldest first, page by page; a short page is
+        the last. Orders created meanwhile join the end, so no page shifts under the reader."""
+        size = self.page_size
+        page = 1
+        while True:
+            items = self._orders_page(
+                {**params, "SortOrder": "Oldest", "Page": page, "Limit": size}
+            )
+            yield from items
+            if len(items) < size:
+                return
+            page += 1
+
     def find_by_key(self, key: str, order_number: str | None = None) -> RemoteOrder | None:
         """ShipBob filters by ``reference_id`` itself, so ``order_number`` is not needed."""
-        for data in self._orders_page({"ReferenceIds": key, "Limit": MAX_PAGE_SIZE}):
-            if str(data.get("reference_id")) == key:
-                return remote_order(data)
-        return None
+        return self.find_many([key]).get(key)
+
+    def find_many(
+        self, keys: Sequence[str], hints: LookupHints | None = None
+    ) -> dict[str, RemoteOrder]:
+        """``GET /order?ReferenceIds=a,b,...``: one call for up to 100 keys, each order with
+        all its shipments, and no further page once every key of the group is found. ShipBob
+        filters by our key itself, so ``hints`` are not needed; bridge keys never hold the
+        comma that separates them."""
+        wanted = list(dict.fromkeys(keys))
+        chunk = max(1, min(REFERENCE_CHUNK, self.page_size))
+        found: dict[str, RemoteOrder] = {}
+        for start in range(0, len(wanted), chunk):
+            group = wanted[start : start + chunk]
+            missing = set(group)
+            for data in self._listing({"ReferenceIds": ",".join(group)}):
+                key = str(data.get("reference_id") or "")
+                if key in missing:
+                    found[key] = remote_order(data)
+                    missing.discard(key)
+                    if not missing:
+                        break  # a reference is unique in the account: no page can add more
+        return found
+
+    def list_orders(self, since: datetime, until: datetime) -> Iterator[RemoteOrder]:
+        """``GET /order?StartDate=&EndDate=`` by creation date, 250 a page: each order comes
+        with every shipment it has, whenever made, so a week is a few dozen calls."""
+        params = {"StartDate": api_time(since), "EndDate": api_time(until, round_up=True)}
+        for data in self._listing(params):
+            yield remote_order(data)
 
     def changes_since(self, cursor: str | None, limit: int = 100) -> ChangePage:
         """One page of orders holding tracking we have not acknowledged yet.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from structlog.testing import capture_logs
 
@@ -236,6 +239,67 @@ def test_inventory_levels_across_pages(sim, backend):
     assert len(levels) == 260
     assert {level.sku: level.available for level in levels}["SKU-042"] == 42
     assert sim.calls("GET", f"{V}/inventory-level") == 2
+
+
+def test_find_many_asks_about_fifty_keys_in_one_call(sim, backend):
+    keys = [f"od-1-{7000 + n}" for n in range(50)]
+    for n, key in enumerate(keys):
+        backend.submit(make_order(str(7000 + n)), key)
+    ids = sim.ship(
+        keys[7],
+        packages=[
+            {"lines": [{"sku": "MUG", "quantity": 2}]},
+            {"lines": [{"sku": "TOTE", "quantity": 1}]},
+        ],
+    )
+    before = sim.calls()
+
+    with connect(sim, channel_id=CHANNEL_ID) as fresh:
+        found = fresh.find_many([*keys, "od-1-unknown", keys[0]])
+
+    assert sim.calls() - before == 1
+    assert sim.calls("GET", f"{V}/order") == 1
+    assert set(found) == set(keys)
+    assert all(order.ref.key == key for key, order in found.items())
+    assert found[keys[3]].order_number == "7003" and found[keys[3]].status is S.PROCESSING
+    shipped = found[keys[7]]
+    assert shipped.status is S.SHIPPED
+    assert sorted(s.remote_id for s in shipped.shipments) == sorted(ids)
+
+
+def test_find_many_asks_by_groups_and_stops_once_all_are_found(sim, backend, monkeypatch):
+    monkeypatch.setattr(ShipBobBackend, "page_size", 10)
+    keys = [f"od-1-{7100 + n}" for n in range(25)]
+    for n, key in enumerate(keys):
+        backend.submit(make_order(str(7100 + n)), key)
+    before = sim.calls()
+
+    found = backend.find_many(keys)
+
+    assert set(found) == set(keys)
+    assert sim.calls() - before == 3  # 10 + 10 + 5 keys, each group one page
+    assert backend.find_many([]) == {} and sim.calls() - before == 3
+
+
+def test_list_orders_reads_a_creation_window_by_pages(sim, backend, monkeypatch):
+    monkeypatch.setattr(ShipBobBackend, "page_size", 10)
+    early = [backend.submit(make_order(f"80{n:02d}"), f"od-1-80{n:02d}") for n in range(3)]
+    time.sleep(1.1)  # ShipBob's date filters count whole seconds
+    middle = datetime.now(UTC)
+    time.sleep(1.1)
+    late = [backend.submit(make_order(f"81{n:02d}"), f"od-1-81{n:02d}") for n in range(22)]
+    sim.ship("od-1-8105")
+    before = sim.calls()
+
+    listed = list(backend.list_orders(middle, datetime.now(UTC)))
+
+    assert [o.ref for o in listed] == [r.ref for r in late]  # oldest first, none twice
+    assert sim.calls() - before == 3  # pages of 10, 10 and 2
+    assert listed[5].status is S.SHIPPED and listed[5].shipments[0].packages[0].tracking_number
+    assert listed[0].order_number == "8100"
+    window = list(backend.list_orders(middle - timedelta(hours=1), middle))
+    assert [o.ref for o in window] == [r.ref for r in early]
+    assert list(backend.list_orders(middle - timedelta(days=2), middle - timedelta(days=1))) == []
 
 
 class RecordingGate(ServerGate):

@@ -14,6 +14,7 @@ import pytest
 from click.testing import Result
 
 from bridge.backends.fulfillment import to_fulfillment_order
+from bridge.backends.shipbob import ShipBobBackend, ShipBobConfig
 from bridge.db import session_scope
 from bridge.models import Order, utcnow
 from bridge.ops import audit
@@ -21,6 +22,7 @@ from bridge.ops.operations import OperationError
 from bridge.orderdesk.payload import Order as OrderDeskOrder
 from bridge.orderdesk.records import ShipmentIn
 from bridge.pipeline.submit import submit_order
+from bridge.remote.ratelimit import LocalLeakyBucket
 from bridge.sim.orderdesk import OrderDeskSimulator
 from bridge.sim.warehouse import WarehouseSimulator
 from bridge.states import OrderState
@@ -196,8 +198,7 @@ def _shipped_and_posted(
     shipped_at = utcnow() - timedelta(hours=1)
     warehouse.ship(key, partial=True, at=shipped_at)
     warehouse.ship(key, at=shipped_at)
-    shipments = warehouse.order_by_key(key)["shipments"]
-    tracking = [shipment["packages"][0]["tracking_number"] for shipment in shipments]
+    tracking = warehouse.tracking_numbers(key)
     with StoreContext.load(audited_store).orderdesk() as client:
         for number in tracking:
             client.add_shipment(od_id, ShipmentIn(order_id=od_id, tracking_number=number))
@@ -207,6 +208,14 @@ def _shipped_and_posted(
 def test_a_deleted_and_a_doubled_shipment_in_order_desk_are_named(
     cli: Cli, orderdesk: OrderDeskSimulator, warehouse: WarehouseSimulator, audited_store: int
 ) -> None:
+    _deleted_and_doubled_are_named(cli, orderdesk, warehouse, audited_store)
+
+
+def _deleted_and_doubled_are_named(
+    cli: Cli, orderdesk: OrderDeskSimulator, warehouse: WarehouseSimulator, audited_store: int
+) -> None:
+    """Two packages posted once each audit clean; one deleted from Order Desk and the other
+    posted there again are each named with the order."""
     od_id, (first, second) = _shipped_and_posted(orderdesk, warehouse, audited_store)
     clean = cli("audit", "--store", STORE_ID, "--since", "1d")
     assert clean.exit_code == 0, clean.output
@@ -294,3 +303,75 @@ def test_warehouse_calls_grow_with_pages_not_orders(
     # Orders, then labels and fulfillments since the window began: a page each here.
     assert calls <= math.ceil(count / PAGE) + 2
     assert sim.calls("GET", "/orders") == math.ceil(count / PAGE)
+
+
+@pytest.fixture
+def shipbob(
+    orderdesk: OrderDeskSimulator,
+    simulators: Simulators,
+    broker: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[WarehouseSimulator, int]:
+    """A store at a ShipBob whose listing pages hold 50 orders, as the ShipStation one above."""
+    sim = simulators.warehouse("shipbob", api_key=WAREHOUSE_KEY, max_page_size=PAGE)
+    monkeypatch.setattr(ShipBobBackend, "page_size", PAGE)
+    with session_scope() as session:
+        row = StoreRegistry(session).add(
+            orderdesk_store_id=STORE_ID,
+            name="Ops ShipBob Store",
+            api_key=API_KEY,
+            backend="shipbob",
+            backend_config={"base_url": sim.url, "token": WAREHOUSE_KEY},
+        )
+        return sim, row.id
+
+
+def test_shipbob_audit_reads_pages_not_orders(
+    cli: Cli, shipbob: tuple[WarehouseSimulator, int]
+) -> None:
+    sim, store_id = shipbob
+    seed = _seeder(lambda: store_id)
+    count = (3 * PAGE - 10) * SCALE
+    rows = [
+        order_row(
+            seed(
+                OrderState.SUBMITTED,
+                age=timedelta(hours=2),
+                payload=fixture_order() | {"source_id": f"SB-{n}"},
+            )
+        )
+        for n in range(count)
+    ]
+    # ShipBob creates one order a call: the seeding gets a budget of its own, so the audit
+    # below meets the store's shared bucket as a worker would.
+    config = ShipBobConfig(base_url=sim.url, token=WAREHOUSE_KEY)
+    with ShipBobBackend(config, limiter=LocalLeakyBucket(10 * count, 1000.0)) as backend:
+        bodies = [to_fulfillment_order(OrderDeskOrder.model_validate(r.payload)) for r in rows]
+        for body, row in zip(bodies, rows, strict=True):
+            assert backend.submit(body, row.idempotency_key).created
+        # One order entered again by hand: only a listing by date can see it.
+        backend.submit(bodies[1], "csv-import-0001")
+    sim.ship(rows[0].idempotency_key, at=utcnow() - timedelta(hours=1))
+    before = sim.calls()
+
+    result = cli("audit", "--store", STORE_ID, "--since", "1d", "--json")
+
+    calls = sim.calls() - before
+    data = json.loads(result.output)
+    assert result.exit_code == 1, result.output
+    assert [(f["kind"], f["order_id"]) for f in data["findings"]] == [
+        (audit.DUPLICATE_IN_WAREHOUSE, rows[1].id)
+    ]
+    held = count + 1
+    assert data["warehouse_orders"] == held and data["warehouse_checked"] == count
+    # The channel once, then the orders with their shipments by pages: no call per order.
+    assert calls <= math.ceil(held / PAGE) + 2
+    assert math.ceil(held / PAGE) <= sim.calls("GET", "/2026-01/order") <= held // PAGE + 1
+
+
+def test_shipbob_a_deleted_and_a_doubled_shipment_in_order_desk_are_named(
+    cli: Cli, orderdesk: OrderDeskSimulator, shipbob: tuple[WarehouseSimulator, int]
+) -> None:
+    sim, store_id = shipbob
+    _deleted_and_doubled_are_named(cli, orderdesk, sim, store_id)
+    assert sim.calls("GET", "/2026-01/order/") == 0  # read by listing, never order by order

@@ -3,7 +3,8 @@
 Faithful where the bridge can trip: bearer tokens; order calls that need a ``shipbob_channel_id``
 header naming a channel the token has; ``reference_id`` unique in the account, a second create
 answered 422 "Duplicate reference ID"; order lists paged with ``Page``/``Limit`` (at most 250)
-and the ``total-pages`` headers, filtered by ``ReferenceIds``, ``HasTracking`` and
+and the ``total-pages`` headers, filtered by ``IDs`` and ``ReferenceIds`` (comma-separated),
+creation date (``StartDate``/``EndDate``, ISO 8601, both ends included), ``HasTracking`` and
 ``IsTrackingUploaded``; several shipments per order, each with one tracking number and its own
 status (Processing, On Hold, Exception, Completed, Cancelled); the batch call that marks tracking
 uploaded; a whole-order cancel answering per shipment; inventory levels; and its rate limit:
@@ -16,7 +17,7 @@ an id of its own that the shipments made when units leave never reuse.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -73,6 +74,18 @@ def _ids(name: str) -> set[str] | None:
     if not raw:
         return None
     return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _moment(name: str) -> datetime | None:
+    """A date filter; unreadable ones are refused, as ShipBob refuses them, rather than ignored."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise Refused(400, f"{name} must be an ISO 8601 date") from None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class ShipBobApi:
@@ -267,6 +280,7 @@ class ShipBobApi:
         page, limit = self._paging()
         ids, references = _ids("IDs"), _ids("ReferenceIds")
         has_tracking, uploaded = _flag("HasTracking"), _flag("IsTrackingUploaded")
+        start, end = _moment("StartDate"), _moment("EndDate")
         newest_first = request.args.get("SortOrder", "Newest").lower() == "newest"
         with self.ctx.store.lock:
             orders = [
@@ -274,6 +288,8 @@ class ShipBobApi:
                 for order in self.ctx.store.orders()
                 if (ids is None or str(order.id) in ids)
                 and (references is None or order.key in references)
+                and (start is None or order.created_at >= start)
+                and (end is None or order.created_at <= end)
                 and self._tracking_matches(order, has_tracking, uploaded)
             ]
             orders.sort(key=lambda order: order.id, reverse=newest_first)

@@ -133,6 +133,20 @@ class WarehouseSimulator:
             order = self._ctx.store.by_key(key)
             return None if order is None else self._api.render_order(order)
 
+    def tracking_numbers(self, key: str) -> list[str]:
+        """The tracking numbers of the order's packages that are not voided, oldest first,
+        whatever the kind's rendering (tests compare them with what Order Desk holds)."""
+        with self._ctx.store.lock:
+            order = self._ctx.store.by_key(key)
+            if order is None:
+                raise KeyError(f"no order with key {key!r}")
+            return [
+                package.tracking_number
+                for shipment in order.shipments
+                if not shipment.voided
+                for package in shipment.packages
+            ]
+
     def keys_for_number(self, number: str) -> list[str]:
         """The idempotency keys of every order carrying this order number: a duplicate
         submitted under another key shows up here, where a lookup by key would miss it."""

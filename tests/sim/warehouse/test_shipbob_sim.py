@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,26 @@ def test_list_filters_paging_and_the_tracking_uploaded_flag(sb_sim, sb) -> None:
     assert marked.status_code == 200
     assert sb.get("/order", params=unacked).json() == []
     assert len(sb.get("/order", params={"HasTracking": "true"}).json()) == 1
+
+
+def test_list_filters_by_creation_date_and_many_references(sb_sim, sb) -> None:
+    for n in range(3):
+        sb.post("/order", json=sb_order(f"od-1-{n}"))
+
+    def keys(**params: str) -> list[str]:
+        response = sb.get("/order", params={"SortOrder": "Oldest", **params})
+        assert response.status_code == 200, response.text
+        return [order["reference_id"] for order in response.json()]
+
+    assert keys(ReferenceIds="od-1-2, od-1-0,od-1-nope") == ["od-1-0", "od-1-2"]
+    assert keys(StartDate="2020-01-01T00:00:00Z") == ["od-1-0", "od-1-1", "od-1-2"]
+    assert keys(EndDate="2020-01-01T00:00:00Z") == []
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    assert keys(StartDate="2020-01-01", EndDate=tomorrow) == ["od-1-0", "od-1-1", "od-1-2"]
+    assert keys(StartDate=tomorrow) == []
+    assert keys(StartDate="2020-01-01", ReferenceIds="od-1-1") == ["od-1-1"]
+    refused = sb.get("/order", params={"StartDate": "last week"})
+    assert refused.status_code == 400 and "StartDate" in refused.json()["message"]
 
 
 def test_holds_cancel_per_shipment_and_inventory(sb_sim, sb) -> None:
