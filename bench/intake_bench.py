@@ -43,7 +43,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -67,7 +66,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bridge import crypto, db, migrate, settings  # noqa: E402
+from stack import free_port, postgres_database, private_redis, wait_until  # noqa: E402
+
+from bridge import crypto, settings  # noqa: E402
 from bridge.db import session_scope  # noqa: E402
 from bridge.jobs import handoff, queues  # noqa: E402
 from bridge.orderdesk.webhook import HASH_HEADER, STORE_HEADER, sign_order  # noqa: E402
@@ -154,60 +155,6 @@ class Load:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (requests.RequestException, redis.RedisError):
-            pass
-        time.sleep(0.05)
-    raise click.ClickException(f"{what} did not come up within {timeout:g} s")
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    name = f"bridge_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        db.reset_engines()
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def redis_broker() -> Iterator[tuple[str, int | None]]:
-    """The broker's URL and, for a private ``redis-server``, its pid (None for the shared Redis)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        url = "redis://127.0.0.1:6379/12"
-        yield url, None
-        redis.Redis.from_url(url).flushdb()
-        return
-    port = _free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        _wait_until(lambda: bool(redis.Redis.from_url(url).ping()), "redis-server")
-        yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def _cpu_ticks(pid: int | str, *, reaped_children: bool = False) -> int:
     """utime + stime of one process (all its threads), plus what its exited children used if asked.
 
@@ -284,7 +231,7 @@ def gunicorn(
     app: str, env: dict[str, str], workers: int | None, log_path: Path
 ) -> Iterator[tuple[str, int]]:
     """``app`` served by gunicorn with deploy/gunicorn.conf.py, as production serves the bridge."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server_env = {**env, "BRIDGE_WEB_BIND": f"127.0.0.1:{port}"}
     if workers:
@@ -293,7 +240,7 @@ def gunicorn(
     with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=server_env, stdout=log, stderr=log)
     try:
-        _wait_until(lambda: requests.get(f"{url}/healthz", timeout=1).ok, app)
+        wait_until(lambda: requests.get(f"{url}/healthz", timeout=1).ok, app)
         yield url, process.pid
     finally:
         process.terminate()
@@ -669,7 +616,7 @@ def main(
         raise click.ClickException(WRK_MISSING)
     rate_total = max(1, int(rate * rate_seconds))
     load_before = os.getloadavg()
-    with postgres_database() as database_url, redis_broker() as (broker_url, broker_pid):
+    with postgres_database() as database_url, private_redis() as (broker_url, broker_pid):
         add_store(database_url)
         env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
         env.update(

@@ -184,7 +184,7 @@ class Run:
         self.stores = [str(FIRST_STORE_ID + n) for n in range(1 + scenario.small_stores)]
 
     def execute(self) -> Result:
-        with postgres_database() as database, private_redis() as redis_url:
+        with postgres_database() as database, private_redis() as (redis_url, _):
             env = self._environment(database, redis_url)
             children = Children(env, self.logs, ROOT)
             try:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import psycopg
 import redis
 
@@ -28,7 +29,7 @@ from bridge import db, migrate
 PG_SERVER = os.environ.get("BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 
 
-class BenchError(RuntimeError):
+class BenchError(click.ClickException):
     """A part of the stack did not come up or did not finish; the message says which."""
 
 
@@ -67,8 +68,9 @@ def postgres_database() -> Iterator[str]:
 
 
 @contextmanager
-def private_redis() -> Iterator[str]:
-    """A throwaway ``redis-server`` on a free port, so a run never sees another run's keys."""
+def private_redis() -> Iterator[tuple[str, int]]:
+    """A throwaway ``redis-server`` on a free port, so a run never sees another run's keys: its
+    URL, and its pid for measuring the broker's CPU."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise BenchError("redis-server is not installed (Debian: apt-get install redis-server)")
@@ -78,7 +80,7 @@ def private_redis() -> Iterator[str]:
     url = f"redis://127.0.0.1:{port}/0"
     try:
         wait_until(lambda: bool(redis.Redis.from_url(url).ping()), "redis-server")
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
