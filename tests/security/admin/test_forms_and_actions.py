@@ -45,6 +45,7 @@ def test_hole7_the_url_map_has_the_expected_admin_posts(admin_app: Flask) -> Non
     assert _admin_post_paths(admin_app, 7) == [
         "/admin/login",
         "/admin/logout",
+        "/admin/orders/7/acknowledge-edit",
         "/admin/orders/7/cancel",
         "/admin/orders/7/retry",
         f"/admin/stores/{STORE_ID}/pause",
