@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -54,15 +56,29 @@ def warehouse(request: pytest.FixtureRequest, simulators: Simulators) -> Warehou
     return simulators.warehouse(getattr(request, "param", "simulated"))
 
 
-@pytest.fixture
-def bridge(
+def simulator_config(warehouse: WarehouseSimulator) -> dict[str, Any]:
+    """The store's backend config for a warehouse simulator of any kind."""
+    if warehouse.kind == "shipbob":
+        return {"base_url": warehouse.url, "token": "sim-key"}
+    config: dict[str, Any] = {"base_url": warehouse.url, "api_key": "sim-key", "timeout": 2}
+    if warehouse.kind == "shipstation":
+        config["api_secret"] = "sim-secret"
+    return config
+
+
+@contextmanager
+def running_bridge(
+    *,
     database: str,
     bridge_env: pytest.MonkeyPatch,
     broker_url: str,
     orderdesk: OrderDeskSimulator,
-    warehouse: WarehouseSimulator,
     tmp_path: Path,
+    backend: str,
+    backend_config: dict[str, Any],
 ) -> Iterator[Bridge]:
+    """The bridge's settings for quick end-to-end runs and one store on ``backend``; the
+    harness that starts its processes, stopped afterwards."""
     settings = {
         "BRIDGE_DATABASE_URL": database,
         "BRIDGE_BROKER_URL": broker_url,
@@ -83,18 +99,13 @@ def bridge(
     for key, value in settings.items():
         bridge_env.setenv(key, value)
     reset_caches()
-    config = {"base_url": warehouse.url, "api_key": "sim-key", "timeout": 2}
-    if warehouse.kind == "shipstation":
-        config["api_secret"] = "sim-secret"
-    if warehouse.kind == "shipbob":
-        config = {"base_url": warehouse.url, "token": "sim-key"}
     with session_scope() as session:
         StoreRegistry(session).add(
             orderdesk_store_id=STORE_ID,
             name="E2E Store",
             api_key=API_KEY,
-            backend=warehouse.kind,
-            backend_config=config,
+            backend=backend,
+            backend_config=backend_config,
         )
         # Faster than the registry allows operators (10 s), to keep the suite short.
         session.execute(update(Store).values(poll_interval_seconds=1))
@@ -108,3 +119,24 @@ def bridge(
         harness.stop()
         if os.environ.get("BRIDGE_TEST_SHOW_LOGS"):
             print(harness.dump_logs())
+
+
+@pytest.fixture
+def bridge(
+    database: str,
+    bridge_env: pytest.MonkeyPatch,
+    broker_url: str,
+    orderdesk: OrderDeskSimulator,
+    warehouse: WarehouseSimulator,
+    tmp_path: Path,
+) -> Iterator[Bridge]:
+    with running_bridge(
+        database=database,
+        bridge_env=bridge_env,
+        broker_url=broker_url,
+        orderdesk=orderdesk,
+        tmp_path=tmp_path,
+        backend=warehouse.kind,
+        backend_config=simulator_config(warehouse),
+    ) as harness:
+        yield harness

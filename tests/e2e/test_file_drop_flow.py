@@ -5,22 +5,19 @@ Every order file is written once, and every package lands in Order Desk exactly 
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bridge.db import session_scope
-from bridge.models import FileDropFile, Order, Shipment, Store
+from bridge.models import FileDropFile, Order, Shipment
 from bridge.sim.orderdesk import OrderDeskSimulator
 from bridge.states import OrderState
-from bridge.stores.registry import StoreRegistry
-from tests.conftest import TEST_SECRET_KEY, reset_caches
-from tests.e2e.conftest import API_KEY, STORE_ID, scaled
+from tests.e2e.conftest import STORE_ID, running_bridge, scaled
 from tests.e2e.harness import Bridge, wait_until
 from tests.e2e.test_flow import in_state, sample_orders, state_counts
 from tests.support.filedrop import FileDropWarehouse
@@ -51,25 +48,6 @@ def file_drop_bridge(
     tmp_path: Path,
 ) -> Iterator[Bridge]:
     """The e2e ``bridge`` fixture's settings, with the store on the file_drop backend."""
-    settings = {
-        "BRIDGE_DATABASE_URL": database,
-        "BRIDGE_BROKER_URL": broker_url,
-        "BRIDGE_REDIS_URL": broker_url,
-        "BRIDGE_SECRET_KEY": TEST_SECRET_KEY,
-        "BRIDGE_ORDERDESK_API_URL": orderdesk.url,
-        "BRIDGE_DATA_DIR": str(tmp_path / "var"),
-        "BRIDGE_LOG_FORMAT": "console",
-        "BRIDGE_METRICS_PORT": "0",
-        "BRIDGE_SWEEP_INTERVAL_SECONDS": "1",
-        "BRIDGE_SWEEP_GRACE_SECONDS": "3",
-        "BRIDGE_SCHEDULE_INTERVAL_SECONDS": "1",
-        "BRIDGE_SUBMIT_LEASE_SECONDS": "10",
-        "BRIDGE_RETRY_BASE_SECONDS": "0.5",
-        "BRIDGE_RETRY_MAX_SECONDS": "5",
-    }
-    for key, value in settings.items():
-        bridge_env.setenv(key, value)
-    reset_caches()
     config = {
         "outbox": sftp_server.url("e2e-outbox"),
         "inbox": sftp_server.url("e2e-inbox"),
@@ -77,25 +55,16 @@ def file_drop_bridge(
         "sftp_private_key": sftp_server.user_key.private,
         "sftp_host_key": sftp_server.host_key.public,
     }
-    with session_scope() as session:
-        StoreRegistry(session).add(
-            orderdesk_store_id=STORE_ID,
-            name="E2E Store",
-            api_key=API_KEY,
-            backend="file_drop",
-            backend_config=config,
-        )
-        session.execute(update(Store).values(poll_interval_seconds=1))
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    harness = Bridge(env=env, logs=logs)
-    try:
+    with running_bridge(
+        database=database,
+        bridge_env=bridge_env,
+        broker_url=broker_url,
+        orderdesk=orderdesk,
+        tmp_path=tmp_path,
+        backend="file_drop",
+        backend_config=config,
+    ) as harness:
         yield harness
-    finally:
-        harness.stop()
-        if os.environ.get("BRIDGE_TEST_SHOW_LOGS"):
-            print(harness.dump_logs())
 
 
 def ship_everything(warehouse: FileDropWarehouse, keys: list[str]) -> list[str]:
