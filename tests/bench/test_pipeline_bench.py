@@ -37,7 +37,13 @@ def test_quick_pipeline_bench_reports_every_figure(tmp_path: Path) -> None:
     assert "target" in done.stdout
     report = json.loads(out.read_text())
     runs = {run["scenario"]["name"]: run for run in report["runs"]}
-    assert set(runs) == {"batched-1w", "naive-1w", "batched-1w-same-size-as-naive", "3-stores-1w"}
+    assert set(runs) == {
+        "batched-1w",
+        "steady-1-per-s-1w",
+        "naive-1w",
+        "batched-1w-same-size-as-naive",
+        "3-stores-1w",
+    }
     for run in runs.values():
         orders = run["orders"]
         assert orders == run["scenario"]["burst"] + run["scenario"]["small_stores"] * 10
@@ -46,7 +52,10 @@ def test_quick_pipeline_bench_reports_every_figure(tmp_path: Path) -> None:
         assert run["orderdesk_calls"] > 0 and run["warehouse_calls"] > 0
         assert 0 < run["worker_peak_rss_mb"] < 1000
     assert runs["3-stores-1w"]["small_stores_latency"]["count"] == 20
+    assert runs["steady-1-per-s-1w"]["scenario"]["rate"] == 1.0
     naive, batched = runs["naive-1w"], runs["batched-1w-same-size-as-naive"]
     assert naive["warehouse_calls_per_order"] > batched["warehouse_calls_per_order"]
     assert report["batched_over_naive"] is not None
+    assert report["batched_capacity_over_naive"] is not None
+    assert report["unfinished"] == []
     assert chart.read_bytes().startswith(b"\x89PNG")
