@@ -19,14 +19,13 @@ while Redis fails, the submit message is sent directly, as before.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import redis
 import structlog
 
 from bridge.jobs import dispatch, queues
-from bridge.remote.redis_client import connect
+from bridge.remote.redis_client import shared
 from bridge.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -39,20 +38,13 @@ WAKE_TTL_MS = 5000
 DRAIN_BATCH = 500
 REDIS_SCHEMES = ("redis://", "rediss://", "sentinel://")
 
-_clients: dict[str, redis.Redis] = {}
-_lock = threading.Lock()
-
 
 def _client(settings: Settings) -> redis.Redis | None:
     """The broker's Redis, one client per URL and process; None for a broker that is not Redis."""
     url = settings.broker_url
     if not url.startswith(REDIS_SCHEMES):
         return None
-    with _lock:
-        client = _clients.get(url)
-        if client is None:
-            client = _clients[url] = connect(url, settings.redis_sentinel_master)
-        return client
+    return shared(url, settings.redis_sentinel_master)
 
 
 def hand_over(order_id: object) -> bool:

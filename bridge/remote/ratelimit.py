@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import redis
 
-from bridge.remote.redis_client import connect
+from bridge.remote.redis_client import shared
 from bridge.settings import get_settings
 
 ORDERDESK_CAPACITY = 20.0
@@ -349,11 +349,6 @@ class ServerGate:
             self._open_at = max(self._open_at, time.monotonic() + seconds)
 
 
-@lru_cache(maxsize=8)
-def _redis_client(url: str, master_name: str) -> redis.Redis:
-    return connect(url, master_name)
-
-
 # Buckets one process keeps without Redis. Bounded, least recently used forgotten first, so
 # names drawn from outside (a refusal flood from many addresses) cannot grow memory; a busy
 # store's bucket is used too often to be the one forgotten.
@@ -372,7 +367,7 @@ def shared_bucket(
     """A bucket every process shares through Redis when the deployment has it, else per process."""
     settings = get_settings()
     if settings.redis_url:
-        client = _redis_client(settings.redis_url, settings.redis_sentinel_master)
+        client = shared(settings.redis_url, settings.redis_sentinel_master)
         return RedisLeakyBucket(client, f"ratelimit:{name}", capacity, refill_per_second)
     return local_bucket(name, capacity, refill_per_second)
 

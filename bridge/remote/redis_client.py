@@ -9,6 +9,7 @@ the first URL is the Redis servers' password; the Sentinels are asked without on
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 import redis
@@ -42,3 +43,10 @@ def connect(url: str, master_name: str) -> redis.Redis:
     password = unquote(first.password) if first.password else None
     sentinel = Sentinel(sentinel_hosts(url), sentinel_kwargs=dict(TIMEOUTS), **TIMEOUTS)
     return sentinel.master_for(master_name, db=db, password=password)
+
+
+@lru_cache(maxsize=8)
+def shared(url: str, master_name: str) -> redis.Redis:
+    """One client (and its connection pool) per Redis per process, for every caller: the
+    limiters, the window mirror and the intake's hand-off all talk to the same servers."""
+    return connect(url, master_name)

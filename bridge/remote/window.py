@@ -35,7 +35,7 @@ from bridge.remote.ratelimit import (
     RateLimiterUnavailable,
     RateLimitTimeout,
 )
-from bridge.remote.redis_client import connect
+from bridge.remote.redis_client import shared
 from bridge.settings import get_settings
 
 # Seconds before our window's end during which a request may reach the server's next window.
@@ -267,11 +267,6 @@ def impatient(limiter: RateLimiter, max_wait: float) -> Impatient:
     return Impatient(limiter, max_wait)
 
 
-@lru_cache(maxsize=8)
-def _redis_client(url: str, master_name: str) -> redis.Redis:
-    return connect(url, master_name)
-
-
 def windowed(bucket: RateLimiter, name: str, limit: int, period: float) -> WindowedLimiter:
     """``bucket`` plus the window (``limit`` requests per ``period`` seconds) of credential
     ``name``: in Redis when the deployment has it (shared by every worker), else in this
@@ -279,7 +274,7 @@ def windowed(bucket: RateLimiter, name: str, limit: int, period: float) -> Windo
     settings = get_settings()
     window: Window
     if settings.redis_url:
-        client = _redis_client(settings.redis_url, settings.redis_sentinel_master)
+        client = shared(settings.redis_url, settings.redis_sentinel_master)
         window = RedisWindow(client, f"ratelimit:window:{name}", limit, period)
     else:
         window = _local_window(name, limit, period)
